@@ -1,0 +1,57 @@
+"""CLIP-Dissect (Oikarinen & Weng, ICLR 2023): label each neuron with the concept its top images show."""
+
+from .activations import activation_maps, collect_activations, pool_output
+from .clip_text import encode_concepts, encode_images
+from .summaries import (
+    DEFAULT_CATEGORIES,
+    activation_importance,
+    categorise,
+    category_counts,
+    concept_counts,
+    concept_overlap,
+    count_histogram,
+    distinct_concepts,
+    diversity,
+    fc_importance,
+    neuron_counts,
+    null_threshold,
+    rank_neurons,
+    redundancy,
+    semantic_share,
+    summarise,
+    top_concept,
+    top_concepts,
+)
+from .wpmi import NeuronLabel, clip_similarity, constant_neurons, label_neurons, peak_work_bytes, soft_wpmi
+
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "NeuronLabel",
+    "activation_importance",
+    "activation_maps",
+    "categorise",
+    "category_counts",
+    "clip_similarity",
+    "collect_activations",
+    "concept_counts",
+    "concept_overlap",
+    "constant_neurons",
+    "count_histogram",
+    "distinct_concepts",
+    "diversity",
+    "encode_concepts",
+    "encode_images",
+    "fc_importance",
+    "label_neurons",
+    "neuron_counts",
+    "null_threshold",
+    "peak_work_bytes",
+    "pool_output",
+    "rank_neurons",
+    "redundancy",
+    "semantic_share",
+    "soft_wpmi",
+    "summarise",
+    "top_concept",
+    "top_concepts",
+]

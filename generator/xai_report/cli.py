@@ -1,0 +1,117 @@
+"""The ``xai-report`` command: build (all stages + pages), single stages, render alone."""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import wraps
+
+import click
+
+from .config import Study, load_study
+from .errors import XaiReportError
+
+STUDY_OPTION = click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
+                            help="Study file (TOML). Default: the original study, studies/default.toml.")
+
+
+def _overrides(study: Study, offline: bool, device: str | None) -> Study:
+    if offline:
+        study.offline = True
+    if device:
+        study.device = device
+        from .config import validate
+
+        validate(study)
+    return study
+
+
+def _one_line_errors(func):
+    """User errors print as one line on stderr with exit code 2; Ctrl-C exits 130 without a traceback."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except XaiReportError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished artifacts are kept; run the same command again to continue", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _common(func):
+    func = click.option("--device", default=None, help="auto (CUDA when present), cpu or cuda[:N].")(func)
+    func = click.option("--offline", is_flag=True, help="Never download weights; fail with the file to provide.")(func)
+    return STUDY_OPTION(func)
+
+
+@click.group()
+@click.version_option(package_name="xai-report")
+def main() -> None:
+    """Explain image classifiers and publish the findings as a MkDocs site."""
+
+
+def _run(study_file, offline, device, only, render_pages=True) -> None:
+    from .pipeline import run_stages
+    from .render.site import render_site
+
+    study = _overrides(load_study(study_file), offline, device)
+    summary = run_stages(study, only=only)
+    if render_pages:
+        pages = render_site(study)
+        click.echo(f"wrote {pages} pages to {study.site_path}")
+    click.echo(f"build: {summary.line()}")
+
+
+@main.command()
+@_common
+@_one_line_errors
+def build(study_file, offline, device) -> None:
+    """Compute every enabled stage (cached) and render the site."""
+    _run(study_file, offline, device, only=None)
+
+
+@main.command()
+@_common
+@_one_line_errors
+def attribute(study_file, offline, device) -> None:
+    """Run the attribution stage only (predictions, CAMs, LIME, metrics)."""
+    _run(study_file, offline, device, only=["attribution"], render_pages=False)
+
+
+@main.command()
+@_common
+@_one_line_errors
+def dissect(study_file, offline, device) -> None:
+    """Run the CLIP-Dissect stage only."""
+    _run(study_file, offline, device, only=["dissection"], render_pages=False)
+
+
+@main.command()
+@STUDY_OPTION
+@_one_line_errors
+def render(study_file) -> None:
+    """Rebuild the pages from cached results, without computing anything."""
+    from .render.site import render_site
+
+    start = time.perf_counter()
+    study = load_study(study_file)
+    pages = render_site(study)
+    click.echo(f"wrote {pages} pages to {study.site_path} in {time.perf_counter() - start:.1f} s")
+
+
+@main.command()
+@STUDY_OPTION
+@_one_line_errors
+def check(study_file) -> None:
+    """Validate a study file without computing anything."""
+    study = load_study(study_file)
+    click.echo(f"{study.source_file}: ok ({study.title})")
+
+
+if __name__ == "__main__":
+    main()

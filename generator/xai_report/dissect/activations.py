@@ -1,0 +1,131 @@
+"""Neuron activations of a classifier on the probing images, captured with forward hooks.
+
+CLIP-Dissect (Oikarinen & Weng, ICLR 2023, Sec. 3 step 3) summarises each neuron by one number per image:
+a convolutional channel's feature map is averaged over spatial positions (the reference code's default
+``avg``; ``max`` takes the spatial maximum), a fully connected layer's outputs are used as they are (for
+``fc`` these are the raw class logits), and for a token sequence (vision transformer blocks) the class
+token is used, as in the reference code.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Literal, Sequence
+
+import torch
+from torch import nn
+
+from ..models import resolve_layer
+
+Pool = Literal["mean", "max"]
+
+
+def pool_output(output: torch.Tensor, pool: Pool) -> torch.Tensor:
+    """One value per (image, neuron) from a layer's output.
+
+    * N x C x H x W (conv): ``mean`` -> ``mean_{h,w} out[n, c, h, w]``, ``max`` -> ``max_{h,w}``.
+    * N x L x D (token sequence, batch first): the first (class) token ``out[:, 0]``.
+    * N x D (linear): unchanged.
+    """
+    if output.ndim == 4:
+        return output.mean(dim=(2, 3)) if pool == "mean" else output.amax(dim=(2, 3))
+    if output.ndim == 3:
+        return output[:, 0]
+    if output.ndim == 2:
+        return output
+    raise ValueError(f"cannot pool a layer output of shape {tuple(output.shape)}")
+
+
+def _first_tensor(output: object) -> torch.Tensor:
+    # Some modules return tuples (e.g. attention blocks); the activation is the first tensor.
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(f"layer output is {type(output).__name__}, not a tensor")
+    return output
+
+
+@contextmanager
+def _hooks(model: nn.Module, layer_names: Sequence[str], store: dict[str, list[torch.Tensor]],
+           transform) -> Iterator[None]:
+    """Register one forward hook per layer appending ``transform(output)`` to ``store[name]``; always removed."""
+    handles = []
+    try:
+        for name in layer_names:
+            layer = resolve_layer(model, name)
+
+            def hook(_module, _inputs, output, name=name):
+                store[name].append(transform(_first_tensor(output).detach()).float().cpu())
+
+            handles.append(layer.register_forward_hook(hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _images_of(batch: torch.Tensor | Sequence) -> torch.Tensor:
+    """Batches may be tensors or ``(images, labels, ...)`` tuples as DataLoaders give them."""
+    return batch if isinstance(batch, torch.Tensor) else batch[0]
+
+
+@torch.no_grad()
+def collect_activations(
+    model: nn.Module,
+    layer_names: Sequence[str],
+    batches: Iterable[torch.Tensor | Sequence],
+    pool: Pool = "mean",
+    device: str | torch.device = "cpu",
+) -> dict[str, torch.Tensor]:
+    """Run ``model`` over ``batches`` and return ``{layer: float32 CPU tensor (images x neurons)}``.
+
+    Args:
+        model: the classifier, already on ``device``; it is put in eval mode (BatchNorm/Dropout frozen).
+        layer_names: paths understood by :func:`xai_report.models.resolve_layer` (``layer4``, ``fc``...).
+        batches: normalised image tensors N x 3 x H x W (or tuples whose first item is one), in the
+            probing-image order; the rows of the result follow it.
+        pool: ``mean`` or ``max`` over spatial positions for conv outputs (see :func:`pool_output`).
+    """
+    if pool not in ("mean", "max"):
+        raise ValueError(f"pool must be 'mean' or 'max', got {pool!r}")
+    if not layer_names:
+        raise ValueError("no layers to collect")
+    layer_names = list(dict.fromkeys(layer_names))
+    device = torch.device(device)
+    store: dict[str, list[torch.Tensor]] = {name: [] for name in layer_names}
+    model.eval()
+    with _hooks(model, layer_names, store, lambda out: pool_output(out, pool)):
+        for batch in batches:
+            model(_images_of(batch).to(device))
+    if not store[layer_names[0]]:
+        raise ValueError("no images were given")
+    return {name: torch.cat(chunks) for name, chunks in store.items()}
+
+
+@torch.no_grad()
+def activation_maps(
+    model: nn.Module,
+    layer_name: str,
+    image_tensor_batch: torch.Tensor,
+    units: Sequence[int],
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Spatial maps of chosen units: float32 CPU tensor (images, len(units), h, w).
+
+    ``maps[i, j] = out[i, units[j]]``, the raw feature map of the layer (a conv output N x C x h x w).
+    With ``size=(H, W)`` the maps are bilinearly upsampled to the image size, for overlays on the
+    probing images; the values are not rescaled, so maps of one unit stay comparable across images.
+    """
+    device = next(model.parameters()).device
+    store: dict[str, list[torch.Tensor]] = {layer_name: []}
+    index = torch.as_tensor(list(units), dtype=torch.long)
+    model.eval()
+    with _hooks(model, [layer_name], store, lambda out: out):
+        model(image_tensor_batch.to(device))
+    out = store[layer_name][0]
+    if out.ndim != 4:
+        raise ValueError(f"layer {layer_name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")
+    maps = out[:, index]
+    if size is not None:
+        maps = torch.nn.functional.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+    return maps

@@ -1,0 +1,145 @@
+"""Render ``results.json`` into Markdown pages (the MkDocs ``docs_dir``) through the Jinja templates.
+
+Pages are a registry too: each entry turns the results into (path, template, context) triples. Only
+files this renderer wrote are ever replaced or removed; hand-written files in the docs folder stay.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..config import Study
+from ..paths import TEMPLATES_DIR
+from ..pipeline import read_results, read_timings
+from ..store import write_atomic
+from .markdown import Safe, environment
+
+MANIFEST = ".xai-generated.json"
+LIBRARIES = ["torch", "torchvision", "grad-cam", "lime", "open_clip_torch", "timm", "numpy", "scikit-image",
+             "mkdocs", "mkdocs-material", "xai-report"]
+
+
+@dataclass
+class Page:
+    path: str
+    """Relative to the docs folder, always built from slugs and fixed names."""
+    template: str
+    context: dict
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
+    section = results.get("attribution")
+    if not section:
+        return
+    images = section["images"]
+    methods = section["methods"]
+    common = {"att": section, "methods": methods, "images": images}
+    yield Page("attribution/index.md", "attribution_index.md.j2", common)
+    yield Page("attribution/gallery.md", "gallery.md.j2", common)
+    for i, record in enumerate(images):
+        neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
+        yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours})
+
+
+def _dissection_pages(results: dict, timings: dict) -> Iterator[Page]:
+    section = results.get("dissection")
+    yield Page("dissection/index.md", "dissection_index.md.j2", {"dis": section})
+    if section:
+        from .dissection_pages import dissection_pages
+
+        yield from dissection_pages(section)
+
+
+def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
+    yield Page("index.md", "home.md.j2", {})
+    yield Page("methodology.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
+
+
+PAGES: list[Callable[[dict, dict], Iterator[Page]]] = [_summary_pages, _attribution_pages, _dissection_pages]
+
+
+def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:
+    """Copy overlays and photos next to the pages; returns the copied paths (relative to the site)."""
+    written = []
+    section = results.get("attribution") or {}
+    for record in section.get("images", []):
+        sources = [record["photo"]] + [m["overlay"] for m in record["methods"].values()]
+        sources += list(record.get("figures", {}).values())
+        for rel in sources:
+            written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
+    for rel in (results.get("dissection") or {}).get("assets", []):
+        written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
+    return written
+
+
+def _copy(src: Path, dst: Path, site: Path) -> str:
+    if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes()):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return dst.relative_to(site).as_posix()
+
+
+def ensure_mkdocs_yml(study: Study) -> Path:
+    """Write a ``mkdocs.yml`` beside the docs folder when there is none (the repository ships its own)."""
+    site = study.site_path
+    config = site.parent / "mkdocs.yml"
+    if not config.is_file():
+        env = environment(TEMPLATES_DIR)
+        text = env.get_template("mkdocs.yml.j2").render(site_name=Safe(json.dumps(study.title)), docs_dir=Safe(json.dumps(site.name)))
+        write_atomic(config, text)
+    return config
+
+
+def render_site(study: Study) -> int:
+    """Write every page for the study's current results; returns the number of pages written."""
+    results = read_results(study)
+    if not results:
+        from ..errors import XaiReportError
+
+        raise XaiReportError(f"{study.output_path}: no results.json yet; run xai-report build first")
+    timings = read_timings(study)
+    site = study.site_path
+    site.mkdir(parents=True, exist_ok=True)
+    env = environment(TEMPLATES_DIR)
+    base = {"study": results.get("study", {}), "results": results, "attribution": results.get("attribution"),
+            "dissection": results.get("dissection")}
+    written = _copy_assets(study, results, site)
+    count = 0
+    for producer in PAGES:
+        for page in producer(results, timings):
+            root = Safe("../" * page.path.count("/"))
+            text = env.get_template(page.template).render(**base, **page.context, page_path=page.path, root=root)
+            target = site / page.path
+            if not (target.is_file() and target.read_text(encoding="utf-8") == text):
+                write_atomic(target, text)
+            written.append(page.path)
+            count += 1
+    _remove_stale(site, set(written))
+    ensure_mkdocs_yml(study)
+    return count
+
+
+def _remove_stale(site: Path, written: set[str]) -> None:
+    """Delete files an earlier render wrote that this one did not (e.g. a removed image's page)."""
+    manifest = site / MANIFEST
+    previous = set(json.loads(manifest.read_text())) if manifest.is_file() else set()
+    for rel in sorted(previous - written):
+        target = (site / rel).resolve()
+        if target.is_file() and site.resolve() in target.parents:
+            target.unlink()
+    write_atomic(manifest, json.dumps(sorted(written), indent=0))
