@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny models for mechanics, the packaged EfficientNet-Lite0 for meaning."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from xai_report.models import LoadedModel, Preprocess
+from xai_report.paths import DATA_DIR, REPO_ROOT
+
+STUDY_IMAGES = DATA_DIR / "images"
+SHARED_DATA = Path(os.environ.get("XAI_REPORT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+class TinyNet(nn.Module):
+    """A 4-class CNN small enough to explain in milliseconds; ``features`` is the CAM layer."""
+
+    def __init__(self, num_classes: int = 4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4),
+                                      nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.features(x)).flatten(1))
+
+
+def tiny_loaded_model(seed: int = 0) -> LoadedModel:
+    torch.manual_seed(seed)
+    return LoadedModel(
+        module=TinyNet().eval(),
+        preprocess=Preprocess(resize=40, crop=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
+        class_names=["alpha", "beta", "gamma", "delta"],
+        weights_id=f"test:tiny:{seed}",
+        description="a tiny test CNN",
+    )
+
+
+@pytest.fixture
+def tiny_model() -> LoadedModel:
+    return tiny_loaded_model()
+
+
+@pytest.fixture(scope="session")
+def effnet() -> LoadedModel:
+    from xai_report.models import load_model
+
+    return load_model({"source": "packaged"}, offline=True)
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """Two of the study images in a folder of their own."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG"):
+        shutil.copy(STUDY_IMAGES / name, folder / name)
+    return folder
+
+
+def write_study(tmp_path: Path, images: Path, methods=("gradcam", "lime"), extra: str = "", model: str | None = None,
+                layer: str = "bn2") -> Path:
+    """A study file in ``tmp_path`` whose outputs stay in ``tmp_path``."""
+    model = model or '[models.m]\nsource = "packaged"\n'
+    text = f"""
+title = "test study"
+seed = 0
+offline = true
+device = "cpu"
+output_dir = "out"
+site_dir = "site_src"
+{model}
+[attribution]
+model = "m"
+images = "{images.as_posix()}"
+layer = "{layer}"
+methods = {list(methods)!r}
+{extra}
+[attribution.lime]
+num_samples = 60
+batch_size = 30
+"""
+    path = tmp_path / "study.toml"
+    path.write_text(text.replace("'", '"'))
+    return path

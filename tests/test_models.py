@@ -1,0 +1,78 @@
+"""Model zoo: offline errors, checkpoint loading, the packaged model's own preprocessing, layers."""
+
+import pytest
+import torch
+import torchvision
+
+from xai_report.errors import BadInput, ConfigError, WeightsUnavailable
+from xai_report.models import load_model, resolve_layer
+
+
+def test_offline_missing_weights_names_file_url_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsUnavailable) as err:
+        load_model({"source": "torchvision", "name": "resnet50", "weights": "IMAGENET1K_V2"}, offline=True)
+    msg = str(err.value)
+    assert "resnet50-11ad3fa6.pth" in msg and "https://download.pytorch.org/models/resnet50-11ad3fa6.pth" in msg
+    assert str(tmp_path / "hub" / "checkpoints") in msg and "studies/offline.toml" in msg
+
+
+def test_unreachable_network_fails_fast_without_partial_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def refuse(url, dst, *args, **kwargs):
+        with open(dst, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    with pytest.raises(WeightsUnavailable, match="the download failed"):
+        load_model({"source": "places365", "arch": "resnet18"}, offline=False)
+    assert list((tmp_path / "hub" / "checkpoints").iterdir()) == []
+
+
+def test_places365_checkpoint_with_module_prefix(tmp_path):
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18(num_classes=365)
+    state = {f"module.{k}": v for k, v in net.state_dict().items()}
+    path = tmp_path / "resnet18_places365.pth.tar"
+    torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state, "best_prec1": 54.7}, path)
+    loaded = load_model({"source": "places365", "arch": "resnet18", "file": str(path)}, offline=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), net.eval()(x))
+    assert len(loaded.class_names) == 365 and loaded.class_names[0] == "airfield"
+    assert loaded.preprocess.resize == (224, 224)
+
+
+def test_wrong_shape_checkpoint_is_one_line(tmp_path):
+    path = tmp_path / "bad.pth"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), path)
+    with pytest.raises(BadInput) as err:
+        load_model({"source": "local", "arch": "resnet18", "file": str(path)})
+    assert "bad.pth: checkpoint does not fit the architecture" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "payload": object()}, path)
+    with pytest.raises(BadInput, match="not a loadable PyTorch checkpoint"):
+        load_model({"source": "local", "arch": "resnet18", "file": str(path)})
+
+
+def test_packaged_model_uses_its_own_scaling(effnet):
+    assert effnet.preprocess.mean == (0.5, 0.5, 0.5) and effnet.preprocess.std == (0.5, 0.5, 0.5)
+    assert effnet.preprocess.resize == 256 and effnet.preprocess.crop == 224
+    assert len(effnet.class_names) == 1000 and effnet.class_names[1] == "goldfish"
+    assert effnet.wnids[1] == "n01443537"
+
+
+def test_resolve_layer_paths():
+    net = torchvision.models.resnet18()
+    assert resolve_layer(net, "layer4[-1]") is net.layer4[1]
+    assert resolve_layer(net, "layer4.0.conv1") is net.layer4[0].conv1
+    with pytest.raises(ConfigError, match="unknown layer 'layer9'.*children: conv1"):
+        resolve_layer(net, "layer9")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        resolve_layer(net, "layer4[x]")
