@@ -1,0 +1,72 @@
+"""End to end: a small study (two images, all methods, the real offline model) -> a strict MkDocs site."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from xai_report.cli import main
+
+from conftest import STUDY_IMAGES, write_study
+
+pytestmark = pytest.mark.real_model
+XSS_NAME = "<img src=x onerror=alert(1)>.jpg"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    images = root / "images"
+    images.mkdir()
+    shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", images)
+    shutil.copy(STUDY_IMAGES / "n02007558_flamingo.JPEG", images / XSS_NAME)
+    study = write_study(root, images, methods=("gradcam", "ablationcam", "scorecam", "lime"),
+                        extra="batch_size = 64")
+    result = CliRunner().invoke(main, ["build", "--study", str(study)])
+    assert result.exit_code == 0, result.output
+    return root, study, result.output
+
+
+def test_build_then_rebuild_reuses_everything(built):
+    root, study, output = built
+    assert "computed 10 artifacts" in output  # 2 images x (predictions + 4 methods)
+    again = CliRunner().invoke(main, ["build", "--study", str(study)])
+    assert again.exit_code == 0 and "nothing to compute: reused 10 cached artifacts" in again.output
+
+
+def test_results_json_lists_everything(built):
+    root, _, _ = built
+    results = json.loads((root / "out" / "results.json").read_text())
+    images = results["attribution"]["images"]
+    assert {r["file"] for r in images} == {"n01443537_goldfish.JPEG", XSS_NAME}
+    for record in images:
+        assert set(record["methods"]) == {"gradcam", "ablationcam", "scorecam", "lime"}
+        assert record["target"]["index"] == record["predictions"][0]["index"]
+    assert results["attribution"]["model"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
+
+
+def test_pages_say_what_is_explained_and_escape_names(built):
+    root, _, _ = built
+    site = root / "site_src"
+    goldfish = (site / "attribution" / "images" / "n01443537_goldfish.md").read_text()
+    assert "Explained class: goldfish (index 1" in goldfish
+    assert "the model&#x27;s top-1 prediction" in goldfish
+    for method in ("gradcam", "ablationcam", "scorecam", "lime"):
+        assert f"assets/overlays/n01443537_goldfish_{method}.jpg" in goldfish
+        assert (site / "assets" / "overlays" / f"n01443537_goldfish_{method}.jpg").is_file()
+    pages = "".join(p.read_text() for p in site.rglob("*.md"))
+    assert "<img src=x" not in pages and "&lt;img src=x onerror=alert\\(1\\)&gt;" in pages
+
+
+def test_mkdocs_build_strict(built):
+    root, _, _ = built
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml")],
+                          capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = (root / "site" / "attribution" / "images" / "img-src-x-onerror-alert-1" / "index.html").read_text()
+    assert "<img src=x" not in html and "onerror=alert(1)&gt;" in html
+    gallery = (root / "site" / "attribution" / "gallery" / "index.html").read_text()
+    assert gallery.count("_scorecam.jpg") == 2
