@@ -76,3 +76,14 @@ def test_resolve_layer_paths():
         resolve_layer(net, "layer9")
     with pytest.raises(ConfigError, match="cannot parse"):
         resolve_layer(net, "layer4[x]")
+
+
+def test_clip_weights_offline_error_names_source_and_cache():
+    from xai_report.models import load_clip
+
+    with pytest.raises(WeightsUnavailable) as err:
+        load_clip("ViT-B-16", "openai", offline=True)
+    msg = str(err.value)
+    assert "huggingface.co/timm/vit_base_patch16_clip_224.openai" in msg and "dissection.clip.file" in msg
+    with pytest.raises(ConfigError, match="'imaginary' is not a tag of ViT-B-16"):
+        load_clip("ViT-B-16", "imaginary", offline=True)

@@ -11,14 +11,16 @@ All checkpoints load with ``torch.load(..., weights_only=True)``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
 import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -135,6 +137,15 @@ def fetch_weight_file(url: str, folder: Path, offline: bool, filename: str | Non
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def host_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds (DNS failure answers at once)."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -365,3 +376,73 @@ def pick_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available; use device = \"auto\" or \"cpu\"")
     return torch.device(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLIP (for CLIP-Dissect)
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool) -> Iterator[None]:
+    """Switch huggingface_hub to cache-only for one call (it reads HF_HUB_OFFLINE once, at import)."""
+    from huggingface_hub import constants
+
+    old = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = old or offline
+    root = logging.getLogger()
+    root_was = root.disabled
+    root.disabled = True  # open_clip logs a download failure at ERROR level; ours is the one-line message
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = old
+        root.disabled = root_was
+
+
+@dataclass
+class LoadedClip:
+    model: nn.Module
+    preprocess: Callable
+    tokenizer: Callable
+    clip_id: str
+
+
+def load_clip(arch: str, pretrained: str, file: str = "", offline: bool = False) -> LoadedClip:
+    """An open_clip model (Radford et al., "Learning Transferable Visual Models From Natural Language
+    Supervision", ICML 2021) by architecture and pretrained tag, or from a local weight file.
+
+    Weights come from the Hugging Face cache (open_clip's default hub); offline, a missing file raises
+    :class:`WeightsUnavailable` naming the repository file, the URL and the cache folder.
+    """
+    import open_clip
+
+    if arch not in open_clip.list_models():
+        raise ConfigError(f"dissection.clip.arch: unknown open_clip architecture {arch!r}; see open_clip.list_models()")
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            raise WeightsUnavailable(f"CLIP weight file {path} does not exist; fix dissection.clip.file")
+        source, clip_id = str(path), f"open_clip:{arch}:file:{file_sha256(path)[:16]}"
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        if pretrained not in tags:
+            raise ConfigError(f"dissection.clip.pretrained: {pretrained!r} is not a tag of {arch}; allowed: {', '.join(tags)}")
+        source, clip_id = pretrained, f"open_clip:{arch}:{pretrained}"
+    # An unreachable hub makes huggingface_hub retry for minutes; probe once and go cache-only instead.
+    offline = offline or not host_reachable("huggingface.co")
+    try:
+        with _hub_offline(offline):
+            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=source, weights_only=True)
+    except Exception as exc:  # hub errors come in many types; all mean "the file is not here"
+        if file:
+            raise BadInput(f"{file}: cannot load CLIP weights for {arch} ({type(exc).__name__})") from None
+        cfg = open_clip.get_pretrained_cfg(arch, pretrained)
+        hub = cfg.get("hf_hub", "")
+        where = f"https://huggingface.co/{hub.rstrip('/')}" if hub else cfg.get("url", "")
+        cache = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+        raise WeightsUnavailable(
+            f"CLIP weights {arch}/{pretrained} are missing: download them from {where} into the Hugging Face "
+            f"cache ({cache}/hub) on a connected machine, or set dissection.clip.file to a local copy "
+            f"({OFFLINE_DEMO_HINT})"
+        ) from None
+    return LoadedClip(model.eval(), preprocess, open_clip.get_tokenizer(arch), clip_id)
