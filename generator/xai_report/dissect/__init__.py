@@ -22,7 +22,15 @@ from .summaries import (
     top_concept,
     top_concepts,
 )
-from .wpmi import NeuronLabel, clip_similarity, constant_neurons, label_neurons, peak_work_bytes, soft_wpmi
+from .wpmi import (
+    NeuronLabel,
+    clip_similarity,
+    constant_neurons,
+    label_neurons,
+    peak_work_bytes,
+    soft_wpmi,
+    soft_wpmi_features,
+)
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -51,6 +59,7 @@ __all__ = [
     "redundancy",
     "semantic_share",
     "soft_wpmi",
+    "soft_wpmi_features",
     "summarise",
     "top_concept",
     "top_concepts",
