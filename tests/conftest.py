@@ -65,7 +65,7 @@ def image_folder(tmp_path) -> Path:
 
 
 def write_study(tmp_path: Path, images: Path, methods=("gradcam", "lime"), extra: str = "", model: str | None = None,
-                layer: str = "bn2") -> Path:
+                layer: str = "bn2", metrics: bool = False) -> Path:
     """A study file in ``tmp_path`` whose outputs stay in ``tmp_path``."""
     model = model or '[models.m]\nsource = "packaged"\n'
     text = f"""
@@ -81,6 +81,7 @@ model = "m"
 images = "{images.as_posix()}"
 layer = "{layer}"
 methods = {list(methods)!r}
+metrics = {"true" if metrics else "false"}
 {extra}
 [attribution.lime]
 num_samples = 60

@@ -24,7 +24,7 @@ def built(tmp_path_factory):
     shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", images)
     shutil.copy(STUDY_IMAGES / "n02007558_flamingo.JPEG", images / XSS_NAME)
     study = write_study(root, images, methods=("gradcam", "ablationcam", "scorecam", "lime"),
-                        extra="batch_size = 64")
+                        extra="batch_size = 64\ndeletion_steps = 10", metrics=True)
     result = CliRunner().invoke(main, ["build", "--study", str(study)])
     assert result.exit_code == 0, result.output
     return root, study, result.output

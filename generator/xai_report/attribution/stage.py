@@ -22,7 +22,7 @@ from ..data import PreparedImage, list_images, load_rgb, prepare, wnid_of
 from ..errors import BadInput, ConfigError
 from ..models import LoadedModel, load_model, pick_device, resolve_layer
 from ..store import Artifact, ArtifactStore, bytes_sha256, content_key, write_atomic
-from . import overlays
+from . import compare, evaluate, overlays
 from .cams import compute_cam
 from .lime_explainer import LimeResult, explain_lime
 from .methods import METHODS
@@ -164,6 +164,39 @@ class AttributionStage:
                     "max_dist": lime.max_dist, "ratio": lime.ratio}
         return {}
 
+    def evaluate(self, item: ImageInput, class_index: int, artifacts: dict[str, Artifact]) -> Artifact:
+        """Faithfulness and agreement numbers of this image's maps (one artifact per image)."""
+        steps = self.cfg.deletion_steps
+        key = content_key(kind="metrics", model=self.model_key, image=item.sha256, target=class_index, steps=steps,
+                          seed=self.study.seed, maps={m: a.meta["_key"] for m, a in artifacts.items()},
+                          version=__version__)
+
+        def compute():
+            maps = {m: a.array("map.npy") for m, a in artifacts.items()}
+            lime = None
+            if "lime" in artifacts:
+                weights = {int(k): v for k, v in artifacts["lime"].meta["weights"].items()}
+                lime = (artifacts["lime"].array("segments.npy"), weights)
+            x = item.prepared.tensor.to(self.device)
+            faith = evaluate.faithfulness(self.model.module, x, maps, class_index, steps, self.layer_hw(item),
+                                          self.study.seed)
+            return {"kind": "metrics", "faithfulness": faith, "agreement": evaluate.agreement(maps, lime)}, {}
+
+        return self._cached(key, compute)
+
+    def layer_hw(self, item: ImageInput) -> tuple[int, int]:
+        """Spatial size of the CAM layer's output: the resolution of the random baseline's maps."""
+        if not hasattr(self, "_layer_hw"):
+            shapes = []
+            handle = self.layer.register_forward_hook(lambda mod, inp, out: shapes.append(tuple(out.shape)))
+            try:
+                with torch.inference_mode():
+                    self.model.module(item.prepared.tensor.to(self.device))
+            finally:
+                handle.remove()
+            self._layer_hw = shapes[0][-2:] if shapes and len(shapes[0]) == 4 else (7, 7)
+        return self._layer_hw
+
     # -- targets -------------------------------------------------------------------------------
 
     def target_for(self, item: ImageInput, probs: np.ndarray) -> tuple[int, str, str] | str:
@@ -186,13 +219,14 @@ class AttributionStage:
         start = time.perf_counter()
         inputs, skipped = self.load_inputs()
         records = []
-        progress = tqdm(total=len(inputs) * (1 + len(self.cfg.methods)), desc="attribution", unit="step",
-                        disable=None)
+        steps_per_image = 1 + len(self.cfg.methods) + int(self.cfg.metrics)
+        progress = tqdm(total=len(inputs) * steps_per_image, desc="attribution", unit="step", disable=None)
         for item in inputs:
             records.append(self._run_image(item, skipped, progress))
         progress.close()
         self.stats.seconds = time.perf_counter() - start
-        return {
+        images = [r for r in records if r is not None]
+        section = {
             "model": {
                 "key": self.cfg.model,
                 "description": self.model.description,
@@ -203,9 +237,29 @@ class AttributionStage:
             },
             "methods": [{"name": m, "title": METHODS[m].title, "citation": METHODS[m].citation} for m in self.cfg.methods],
             "target_rule": self.cfg.target,
-            "images": [r for r in records if r is not None],
+            "parameters": self._parameters(),
+            "images": images,
             "skipped": skipped,
         }
+        if self.cfg.metrics and images:
+            section["comparison"] = compare.comparison(images, self.cfg.methods)
+            section["headlines"] = compare.headlines(section["comparison"], {m: METHODS[m].title for m in self.cfg.methods})
+        return section
+
+    def _parameters(self) -> dict:
+        """Settings shown on the methodology page (strings, so the page can print them as they are)."""
+        lime = self.cfg.lime
+        params = {
+            "CAM batch size (Ablation-CAM, Score-CAM)": str(self.cfg.batch_size),
+            "LIME": f"{lime.num_samples} samples, quickshift (kernel {lime.kernel_size}, max_dist {lime.max_dist}, "
+                    f"ratio {lime.ratio}), {lime.num_features} superpixels outlined, hidden superpixels filled with their mean colour",
+            "Seed": str(self.study.seed),
+        }
+        if self.cfg.metrics:
+            params["Deletion / insertion"] = (f"{self.cfg.deletion_steps} steps, removed pixels take a Gaussian-blurred copy's "
+                                              "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "
+                                              "CAM layer's resolution")
+        return params
 
     def _run_image(self, item: ImageInput, skipped: list[dict], progress) -> dict | None:
         probs = self.predict(item).array("probs.npy")
@@ -233,9 +287,11 @@ class AttributionStage:
             "methods": {},
         }
         self.stats.timings[item.image_id] = {}
+        artifacts = {}
         for method in self.cfg.methods:
             progress.set_postfix_str(f"{item.image_id[:24]} {method}")
             artifact = self.explain(item, method, class_index)
+            artifacts[method] = artifact
             self.stats.timings[item.image_id][method] = artifact.meta["seconds"]
             entry = {
                 "class_index": class_index,
@@ -249,6 +305,12 @@ class AttributionStage:
                 entry["top_segments"] = artifact.meta["top_segments"]
                 entry["score"] = round(artifact.meta["score"], 6)
             record["methods"][method] = entry
+            progress.update(1)
+        if self.cfg.metrics:
+            progress.set_postfix_str(f"{item.image_id[:24]} metrics")
+            found = self.evaluate(item, class_index, artifacts)
+            record["metrics"] = {"faithfulness": found.meta["faithfulness"], "agreement": found.meta["agreement"]}
+            self.stats.timings[item.image_id]["metrics"] = found.meta["seconds"]
             progress.update(1)
         return record
 

@@ -17,6 +17,7 @@ from ..config import Study
 from ..paths import TEMPLATES_DIR
 from ..pipeline import read_results, read_timings
 from ..store import write_atomic
+from . import plots
 from .markdown import Safe, environment
 
 MANIFEST = ".xai-generated.json"
@@ -30,6 +31,25 @@ class Page:
     """Relative to the docs folder, always built from slugs and fixed names."""
     template: str
     context: dict
+
+
+@dataclass
+class Asset:
+    """A generated file (a figure) next to the pages; ``make`` runs only when rendering."""
+
+    path: str
+    make: Callable[[], bytes]
+
+
+def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float]:
+    """Mean compute seconds per method over the images, from ``timings.json``."""
+    items = timings.get("attribution", {}).get("items", {})
+    means = {}
+    for m in methods:
+        values = [per[m] for per in items.values() if m in per]
+        if values:
+            means[m] = sum(values) / len(values)
+    return means
 
 
 def library_versions() -> dict[str, str]:
@@ -48,11 +68,24 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
         return
     images = section["images"]
     methods = section["methods"]
-    common = {"att": section, "methods": methods, "images": images}
+    titles = {m["name"]: m["title"] for m in methods}
+    common = {"att": section, "methods": methods, "images": images, "titles": titles}
     yield Page("attribution/index.md", "attribution_index.md.j2", common)
     yield Page("attribution/gallery.md", "gallery.md.j2", common)
+    comp = section.get("comparison")
+    if comp:
+        yield Asset("assets/figures/agreement_matrix.png", lambda: plots.agreement_matrix(comp["agreement_matrix"], titles))
+        cva = comp["confidence_vs_agreement"]
+        if cva["points"]:
+            yield Asset("assets/figures/confidence_vs_agreement.png",
+                        lambda: plots.confidence_scatter(cva["points"], cva["spearman"]))
+        yield Page("attribution/comparison.md", "comparison.md.j2",
+                   {**common, "comp": comp, "seconds": mean_seconds(timings, [m["name"] for m in methods])})
     for i, record in enumerate(images):
         neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
+        if "metrics" in record:
+            faith = record["metrics"]["faithfulness"]
+            yield Asset(f"assets/figures/{record['id']}_curves.png", lambda faith=faith: plots.curves(faith, titles))
         yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours})
 
 
@@ -70,7 +103,7 @@ def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
     yield Page("methodology.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
 
 
-PAGES: list[Callable[[dict, dict], Iterator[Page]]] = [_summary_pages, _attribution_pages, _dissection_pages]
+PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, _dissection_pages]
 
 
 def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:
@@ -79,12 +112,16 @@ def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:
     section = results.get("attribution") or {}
     for record in section.get("images", []):
         sources = [record["photo"]] + [m["overlay"] for m in record["methods"].values()]
-        sources += list(record.get("figures", {}).values())
         for rel in sources:
             written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
     for rel in (results.get("dissection") or {}).get("assets", []):
         written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
     return written
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not (path.is_file() and path.read_bytes() == data):
+        write_atomic(path, data)
 
 
 def _copy(src: Path, dst: Path, site: Path) -> str:
@@ -122,6 +159,10 @@ def render_site(study: Study) -> int:
     count = 0
     for producer in PAGES:
         for page in producer(results, timings):
+            if isinstance(page, Asset):
+                _write_if_changed(site / page.path, page.make())
+                written.append(page.path)
+                continue
             root = Safe("../" * page.path.count("/"))
             text = env.get_template(page.template).render(**base, **page.context, page_path=page.path, root=root)
             target = site / page.path
