@@ -100,7 +100,7 @@ def _dissection_pages(results: dict, timings: dict) -> Iterator[Page]:
 
 def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
     yield Page("index.md", "home.md.j2", {})
-    yield Page("methodology.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
+    yield Page("methodology/index.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
 
 
 PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, _dissection_pages]
