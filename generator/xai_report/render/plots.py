@@ -52,7 +52,8 @@ def agreement_matrix(matrix: dict[str, dict[str, float | None]], titles: dict[st
     ax.set_yticks(range(len(names)), labels)
     for i, row in enumerate(values):
         for j, v in enumerate(row):
-            ax.text(j, i, "n/a" if v != v else f"{v:.2f}", ha="center", va="center", fontsize=8)
+            colour = "white" if v == v and abs(v) > 0.5 else "black"  # stay readable on dark cells
+            ax.text(j, i, "n/a" if v != v else f"{v:.2f}", ha="center", va="center", fontsize=8, color=colour)
     fig.colorbar(image, ax=ax, label="mean Spearman rho")
     return _png(fig)
 
