@@ -1,0 +1,306 @@
+"""FastAblationCAM / FastScoreCAM / the LIME classifier give the library's results, and the model cut is exact."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from lime import lime_image
+from pytorch_grad_cam import AblationCAM, ScoreCAM
+from pytorch_grad_cam.ablation_layer import AblationLayer
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+from xai_report.attribution.fast_cams import (
+    FastAblationCAM,
+    FastScoreCAM,
+    ablation_values,
+    distinct_masks,
+    make_classifier_fn,
+    scorecam_masks,
+)
+from xai_report.attribution.split import SplitError, fold_batchnorm, split_model
+from xai_report.models import Preprocess
+
+MAP_TOL = 1e-4
+
+
+class SmallNet(nn.Module):
+    """Conv-BN-ReLU stem, a residual block, a BN-only layer (negative activations), pooling, linear."""
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2))
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.head = nn.Sequential(nn.Conv2d(8, 12, 3, padding=1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(12, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = torch.relu(self.bn(self.conv(x)) + x)  # residual: cutting at self.bn leaves x as a boundary value
+        return self.fc(self.pool(self.head(x)).flatten(1))
+
+
+def small_net() -> nn.Module:
+    torch.manual_seed(0)
+    net = SmallNet()
+    with torch.no_grad():  # non-trivial running statistics, so batch-norm folding does something
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def resnet18() -> nn.Module:
+    torch.manual_seed(1)
+    return torchvision.models.resnet18(num_classes=10).eval()
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call ``fn`` with the library's tqdm bars (stderr) swallowed."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+def _maps(cam_class, model, layer, x, classes, **kwargs) -> np.ndarray:
+    with cam_class(model=model, target_layers=[layer], **kwargs) as cam:
+        return _quiet(cam, input_tensor=x, targets=[ClassifierOutputTarget(c) for c in classes])
+
+
+# ---------------------------------------------------------------------------------------------
+# the cut
+
+
+@pytest.mark.parametrize("layer_name", ["layer4.1", "layer4.1.conv2", "layer3", "layer2.0.bn1", "avgpool"])
+def test_tail_of_split_reproduces_resnet_output_exactly(resnet18, layer_name):
+    split = split_model(resnet18, resnet18.get_submodule(layer_name))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        layer_out, extras = split.run_head(x)
+        assert torch.equal(split.run_tail(layer_out, extras), resnet18(x))
+
+
+def test_split_passes_residual_branch_across_the_cut():
+    net = small_net()
+    split = split_model(net, net.bn)
+    assert len(split.extra_names) == 1  # the block input, added after the cut
+    x = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        layer_out, extras = split.run_head(x)
+        assert torch.equal(split.run_tail(layer_out, extras), net(x))
+        # one sample's variants: its boundary tensor is repeated to the variant batch
+        variants = layer_out[1:2].repeat(4, 1, 1, 1)
+        assert torch.allclose(split.tail_for_sample(variants, extras, 1), net(x)[1:2].expand(4, -1), atol=1e-6)
+
+
+def test_split_of_timm_efficientnet_lite0_is_exact():
+    timm = pytest.importorskip("timm")
+    net = timm.create_model("tf_efficientnet_lite0", num_classes=7).eval()
+    x = torch.randn(1, 3, 64, 64)
+    for name in ("bn2", "blocks.6"):
+        split = split_model(net, net.get_submodule(name))
+        with torch.no_grad():
+            assert torch.equal(split.run_tail(*split.run_head(x)), net(x))
+
+
+def test_split_errors_name_the_problem():
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            return self.conv(self.conv(x))
+
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y if y.sum() > 0 else -y  # data-dependent control flow: not traceable
+
+    twice = Twice()
+    with pytest.raises(SplitError, match="called 2 times"):
+        split_model(twice, twice.conv)
+    branchy = Branchy()
+    with pytest.raises(SplitError, match="cannot trace"):
+        split_model(branchy, branchy.conv)
+    net = small_net()
+    with pytest.raises(SplitError, match="not a sub-module"):
+        split_model(net, nn.Conv2d(1, 1, 1))
+
+
+def test_fold_batchnorm_keeps_the_function_and_the_model():
+    net = small_net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_batchnorm(net)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), atol=1e-5, rtol=1e-5)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablation-CAM
+
+
+@pytest.mark.parametrize("minimum", [0.0, -0.75, 2.5])
+def test_ablation_values_match_library_ablation_layer(minimum):
+    acts = torch.rand(1, 6, 3, 3) + 3.0
+    acts[0, 2, 1, 1] = minimum
+    layer = AblationLayer()
+    layer.indices = np.int32([4, 0, 5, 1, 2])
+    layer.set_next_batch(input_batch_index=0, activations=acts, num_channels_to_ablate=5)
+    library = layer(None)
+    values = ablation_values(acts.min(), 5)
+    for i, channel in enumerate(layer.indices):
+        assert torch.equal(library[i, channel], torch.full((3, 3), float(values[i])))
+
+
+def test_fast_ablation_cam_equals_library_on_small_net():
+    net = small_net()
+    x = torch.randn(2, 3, 16, 16)
+    for layer in (net.head, net.bn):  # ReLU output (min 0) and a BN output (negative min) with a residual after it
+        lib = _maps(AblationCAM, net, layer, x, [3, 1], batch_size=5)
+        ours = _maps(FastAblationCAM, net, layer, x, [3, 1], batch_size=5)
+        assert np.abs(lib - ours).max() <= MAP_TOL
+        assert lib.max() > 0.99  # a real map, not an all-zero one
+
+
+def test_fast_ablation_cam_equals_library_on_resnet18(resnet18):
+    x = torch.randn(1, 3, 64, 64)
+    layer = resnet18.layer4[-1]
+    lib = _maps(AblationCAM, resnet18, layer, x, [4])
+    ours = _maps(FastAblationCAM, resnet18, layer, x, [4])
+    assert np.abs(lib - ours).max() <= MAP_TOL
+
+
+def test_fast_ablation_cam_weights_equal_library_with_channel_subset(resnet18):
+    """ratio_channels_to_ablate < 1 (the library's SVD channel choice), cut inside a residual block."""
+    x = torch.randn(1, 3, 64, 64)
+    layer, targets = resnet18.layer3[-1].conv2, [ClassifierOutputTarget(2)]
+    acts = layer_activations(resnet18, layer, x)
+    weights = []
+    for cam_class in (AblationCAM, FastAblationCAM):
+        with cam_class(resnet18, [layer], ratio_channels_to_ablate=0.25) as cam:
+            weights.append(_quiet(cam.get_cam_weights, x, layer, targets, acts, None))
+    # Not bit-equal here: the library recomputes the residual branch at batch size 32, we at batch size 1,
+    # and oneDNN's convolutions round differently per batch size; (y - y_k) / y amplifies that rounding.
+    assert np.abs(weights[1] - weights[0]).max() <= 1e-4 * np.abs(weights[0]).max()
+    assert (weights[0] != 0).sum() >= 64  # channels were really ablated
+
+
+def layer_activations(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> np.ndarray:
+    store = []
+    handle = layer.register_forward_hook(lambda m, i, o: store.append(o.detach().numpy()))
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    return store[0]
+
+
+def test_fast_ablation_cam_refuses_what_it_cannot_reproduce(resnet18):
+    with pytest.raises(NotImplementedError):
+        FastAblationCAM(resnet18, [resnet18.layer4[-1]], reshape_transform=lambda t: t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Score-CAM
+
+
+def test_distinct_masks_merges_only_identical_masks():
+    low = torch.zeros(1, 6, 4, 4)
+    low[0, 1] = torch.rand(4, 4)
+    low[0, 3] = low[0, 1]  # exact duplicate of channel 1
+    low[0, 4] = torch.rand(4, 4)
+    masks = scorecam_masks(low, (16, 16))[0]
+    reps, slot_of = distinct_masks(masks, low[0])
+    assert reps == [0, 1, 4]  # zero channels 0, 2, 5 share one pass; 3 reuses 1
+    assert slot_of.tolist() == [0, 1, 0, 1, 2, 0]
+    for channel in range(6):
+        assert torch.equal(masks[reps[slot_of[channel]]], masks[channel])
+
+
+def test_fast_score_cam_equals_library_on_small_net():
+    net = small_net()
+    x = torch.randn(2, 3, 16, 16)
+    for layer in (net.head, net.bn):
+        lib = _maps(ScoreCAM, net, layer, x, [2, 4])
+        ours = _maps(FastScoreCAM, net, layer, x, [2, 4], batch_size=7)
+        assert np.abs(lib - ours).max() <= MAP_TOL
+        assert lib.max() > 0.99
+
+
+def test_fast_score_cam_equals_library_on_resnet18(resnet18):
+    x = torch.randn(1, 3, 64, 64)
+    layer = resnet18.layer3[-1]
+    lib = _maps(ScoreCAM, resnet18, layer, x, [6])
+    with FastScoreCAM(resnet18, [layer]) as cam:
+        ours = cam(x, [ClassifierOutputTarget(6)])
+        assert cam.passes <= 256
+    assert np.abs(lib - ours).max() <= MAP_TOL
+
+
+def test_fast_score_cam_scores_each_distinct_mask_once():
+    net = small_net()
+    with torch.no_grad():  # make half of the head's channels dead (all-zero after ReLU)
+        net.head[0].bias[:6] = -1e4
+    x = torch.randn(1, 3, 16, 16)
+    lib = _maps(ScoreCAM, net, net.head, x, [1])
+    with FastScoreCAM(net, [net.head]) as cam:
+        ours = cam(x, [ClassifierOutputTarget(1)])
+        assert cam.passes == 6 + 1  # six live channels, one shared pass for the six dead ones
+    assert np.abs(lib - ours).max() <= MAP_TOL
+
+
+# ---------------------------------------------------------------------------------------------
+# LIME
+
+
+def _reference_classifier_fn(model: nn.Module, pre: Preprocess):
+    """The straightforward classifier_fn: normalise image by image, classify with autograd off."""
+    mean = torch.tensor(pre.mean).view(3, 1, 1)
+    std = torch.tensor(pre.std).view(3, 1, 1)
+
+    def classify(images: np.ndarray) -> np.ndarray:
+        batch = torch.stack([(torch.from_numpy(np.float32(img)).permute(2, 0, 1) - mean) / std for img in images])
+        with torch.no_grad():
+            return torch.softmax(model(batch), dim=1).numpy()
+
+    return classify
+
+
+def test_lime_with_fast_classifier_fn_equals_reference_call():
+    net = small_net()
+    pre = Preprocess(resize=32, crop=32, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+    rng = np.random.default_rng(0)
+    image = rng.random((32, 32, 3))
+    image[:16] *= 0.3  # some structure for the segmentation
+
+    def explain(fn, batch_size):
+        explainer = lime_image.LimeImageExplainer(random_state=0)
+        return explainer.explain_instance(
+            image, fn, top_labels=2, hide_color=0, num_samples=120, batch_size=batch_size, random_seed=0,
+        )
+
+    ref = explain(_reference_classifier_fn(net, pre), 10)
+    ours = explain(make_classifier_fn(net, pre, batch_size=64), 100)
+    assert np.array_equal(ref.segments, ours.segments)
+    assert ref.top_labels == ours.top_labels
+    for label in ref.top_labels:
+        ref_exp, our_exp = dict(ref.local_exp[label]), dict(ours.local_exp[label])
+        assert ref_exp.keys() == our_exp.keys()
+        assert max(abs(ref_exp[k] - our_exp[k]) for k in ref_exp) <= 1e-5
+        assert [k for k, _ in ref.local_exp[label][:3]] == [k for k, _ in ours.local_exp[label][:3]]
