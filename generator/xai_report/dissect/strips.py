@@ -1,0 +1,92 @@
+"""Image strips: a neuron's top activating probe images, showing where in each image it fires.
+
+After Bau et al., "Network Dissection: Quantifying Interpretability of Deep Visual Representations",
+CVPR 2017 (Fig. 1 and the unit visualisations): each thumbnail is a probe image as the classifier sees it
+(its own resize and crop) with the unit's activation map, bilinearly upsampled to the thumbnail, over it.
+
+Network Dissection thresholds each unit's map at a dataset-wide quantile (the top 0.5% of the unit's
+activations over every position of every image). That needs every spatial map of the whole probe set;
+here the scale is the unit's largest activation over the images of its own strip, so:
+
+* the photo is dimmed where the unit is quiet (brightness ``QUIET + (1 - QUIET) * m``, ``m`` the map
+  divided by that maximum, clipped to [0, 1]), and
+* the region where ``m >= OUTLINE_LEVEL`` (half the unit's strip maximum) is outlined.
+
+Maps of one unit share one scale, so a weaker response on the fifth image shows as a dimmer, smaller region.
+Layers without a spatial map (``fc``) get plain thumbnails.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+THUMB = 72
+"""Thumbnail side in pixels: five side by side fit a table column."""
+GAP = 2
+QUIET = 0.3
+"""Brightness kept where the unit does not fire, so the photo stays recognisable."""
+OUTLINE_LEVEL = 0.5
+OUTLINE_RGB = (255, 214, 0)
+JPEG_QUALITY = 85
+
+PARAMS = {"thumb": THUMB, "gap": GAP, "quiet": QUIET, "outline_level": OUTLINE_LEVEL, "outline_rgb": OUTLINE_RGB,
+          "quality": JPEG_QUALITY}
+"""Everything that changes a strip's pixels (part of its cache key)."""
+
+
+def thumbnail(rgb: np.ndarray, size: int = THUMB) -> np.ndarray:
+    """The model's view of an image (float HxWx3 in [0, 1]) as a ``size`` x ``size`` uint8 thumbnail."""
+    img = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    return np.asarray(img.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def upsample(maps: torch.Tensor, size: int = THUMB) -> np.ndarray:
+    """Raw maps (n, h, w) -> (n, size, size), bilinear like ``activations.activation_maps``' ``size``."""
+    up = torch.nn.functional.interpolate(maps.float().unsqueeze(1), size=(size, size), mode="bilinear",
+                                         align_corners=False)
+    return up[:, 0].numpy()
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with a 4-neighbour outside it (the region's one-pixel border)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~inner
+
+
+def overlay(thumb: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """Dim ``thumb`` where ``heat`` (in [0, 1]) is low and outline the region ``heat >= OUTLINE_LEVEL``."""
+    shade = QUIET + (1.0 - QUIET) * np.clip(heat, 0.0, 1.0)
+    out = np.round(thumb.astype(np.float32) * shade[..., None]).astype(np.uint8)
+    out[_outline(heat >= OUTLINE_LEVEL)] = OUTLINE_RGB
+    return out
+
+
+def heat_maps(maps: np.ndarray) -> np.ndarray | None:
+    """Upsampled maps of one unit divided by their common maximum; ``None`` if the unit never fires (max <= 0)."""
+    top = float(maps.max()) if maps.size else 0.0
+    return maps / top if top > 0 else None
+
+
+def compose(tiles: list[np.ndarray]) -> bytes:
+    """Tiles side by side on white with ``GAP`` pixels between them, as a JPEG."""
+    width = len(tiles) * THUMB + (len(tiles) - 1) * GAP
+    canvas = np.full((THUMB, max(width, 1), 3), 255, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        x = i * (THUMB + GAP)
+        canvas[:, x:x + THUMB] = tile
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+def strip_jpeg(thumbs: list[np.ndarray], maps: torch.Tensor | None) -> bytes:
+    """One neuron's strip: ``thumbs`` (its top images, best first) with ``maps`` (n, h, w) over them, or
+    plain thumbnails when ``maps`` is None (no spatial map) or the unit never fires on them."""
+    heat = heat_maps(upsample(maps)) if maps is not None else None
+    tiles = thumbs if heat is None else [overlay(t, h) for t, h in zip(thumbs, heat)]
+    return compose(list(tiles))
