@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 from torchvision.transforms import InterpolationMode
 
@@ -32,39 +34,78 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image as 8-bit RGB, honouring EXIF orientation; BadInput with the reason if unusable.
+    """Open an image as 8-bit RGB, honouring EXIF orientation; BadInput with a one-line reason if unusable.
 
-    Grayscale, palette, CMYK, 16-bit and alpha images are converted (alpha is composited on white).
+    Grayscale, palette, CMYK, 16-bit, 32-bit and float images are converted keeping their relative
+    brightness; transparency (an alpha channel, or a PNG/GIF transparent colour) is composited on white.
     """
+    name = display_name(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise BadInput(f"{path.name}: {img.width}x{img.height} is too large (over {MAX_PIXELS:,} pixels)")
+                    raise BadInput(f"{name}: {img.width}x{img.height} is too large (over {MAX_PIXELS:,} pixels)")
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 rgb = _to_rgb(img)
     except BadInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadInput(f"{path.name}: refused as a possible decompression bomb") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BadInput(f"{path.name}: not a readable image ({reason})") from None
+        raise BadInput(f"{name}: refused as a possible decompression bomb (over {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise BadInput(f"{name}: not a readable image (not an image format Pillow knows, or an empty file)") from None
+    except MemoryError:
+        raise BadInput(f"{name}: not a readable image (too large to decode in memory)") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed file can make a decoder raise almost anything
+        raise BadInput(f"{name}: not a readable image ({_one_line(exc)})") from None
     if min(rgb.size) < MIN_SIDE:
-        raise BadInput(f"{path.name}: {rgb.width}x{rgb.height} is too small (under {MIN_SIDE} px)")
+        raise BadInput(f"{name}: {rgb.width}x{rgb.height} is too small (under {MIN_SIDE} px)")
     return rgb
 
 
+def display_name(path: Path) -> str:
+    """The file name as printable text: bytes that are not UTF-8 (a Latin-1 name on Linux) become U+FFFD."""
+    return path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
+
+
+def _to_8bit(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Single-channel 16-bit, 32-bit or float samples -> uint8 on the same relative scale.
+
+    ``I;16*`` images (16-bit PNG, TIFF) are on 0-65535. ``I`` and ``F`` images carry no declared range:
+    samples within 0-1 (float), 0-255 or 0-65535 are read on that scale, anything larger on its maximum.
+    """
+    arr = np.nan_to_num(np.asarray(arr, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    hi = float(arr.max()) if arr.size else 0.0
+    if mode.startswith("I;16"):
+        scale = 65535.0
+    elif mode == "F" and hi <= 1.0:
+        scale = 1.0
+    elif hi <= 255.0:
+        scale = 255.0
+    elif hi <= 65535.0:
+        scale = 65535.0
+    else:
+        scale = hi
+    return np.round(arr / scale * 255.0).clip(0, 255).astype(np.uint8)
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() if arr.max() > 0 else 1.0
-        img = Image.fromarray((arr / (65535.0 if hi > 255 else 255.0) * 255).clip(0, 255).astype(np.uint8))
-    if img.mode == "P":
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA"):
+    transparency = img.info.get("transparency")
+    if img.mode.startswith("I") or img.mode == "F":
+        arr = np.asarray(img)
+        gray = Image.fromarray(_to_8bit(arr, img.mode), mode="L")
+        if isinstance(transparency, int) and not isinstance(transparency, bool):
+            gray.putalpha(Image.fromarray(np.where(arr == transparency, 0, 255).astype(np.uint8), mode="L"))
+        img = gray
+    elif img.mode == "P" or (img.mode in ("L", "RGB", "1") and transparency is not None):
+        img = img.convert("RGBA")  # applies the palette's or the PNG tRNS transparent colour
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
@@ -110,16 +151,28 @@ def normalise(rgb: np.ndarray, pre: Preprocess) -> torch.Tensor:
 
 
 def read_concepts(path: Path) -> list[str]:
-    """A concept list: one concept a line; BOM, CRLF, blank lines and duplicates are dropped (first kept)."""
+    """A concept list: one concept a line, in file order, duplicates dropped (first kept).
+
+    UTF-8 with or without a byte-order mark, or UTF-16 with one (Windows "Unicode" text); LF, CRLF or CR
+    line ends. Blank lines are dropped, runs of whitespace become one space, and words are compared in
+    Unicode NFC form, so "café" typed precomposed or with a combining accent is one concept.
+    """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise BadInput(f"{path}: concept list not found; fix dissection.concepts in the study config") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a folder, not a concept list; fix dissection.concepts in the study config") from None
+    try:
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = raw.decode("utf-16")
+        else:
+            text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput(f"{path}: concept list is not UTF-8 text; save it as UTF-8") from None
     seen: dict[str, None] = {}
     for line in text.splitlines():
-        word = line.strip()
+        word = " ".join(unicodedata.normalize("NFC", line).replace("\ufeff", " ").split())
         if word and word not in seen:
             seen[word] = None
     if not seen:
