@@ -181,8 +181,26 @@ def test_concept_words_render_as_text():
         html = md.reset().convert(template.render(c=concept))
         page = Page(html)
         assert_no_active_content(page, concept)
-        assert page.all_text.count(concept) == 3, (concept, html)
+        assert page.all_text.replace("\u200b", "").count(concept) == 3, (concept, html)
         assert "script" not in [tag for tag, _ in page.elements]
+
+
+def test_data_in_a_heading_cannot_close_the_title_element(tmp_path):
+    """MkDocs unescapes a page's H1 into <title>: a model label or layer name "</title><script>..." in a
+    heading (the dissection pages have them) must stay text there too."""
+    label = "</title><script>alert(7)</script>"
+    env = environment(TEMPLATES_DIR)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Home\n")
+    (docs / "model.md").write_text(env.from_string("# {{ label }}: layer4\n\nText about {{ label }}.\n").render(label=label))
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\ndocs_dir: docs\ntheme:\n  name: material\n  font: false\n")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(tmp_path / "mkdocs.yml")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = Page((tmp_path / "site" / "model" / "index.html").read_text())
+    assert_no_active_content(page, "model page")
+    assert "alert(7)" in page.all_text  # shown as text, in <title> and in the article
 
 
 def test_stale_page_removal_never_leaves_the_site(tmp_path, monkeypatch):
