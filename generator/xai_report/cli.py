@@ -65,6 +65,8 @@ def _run(study_file, offline, device, only, render_pages=True) -> None:
         pages = render_site(study)
         click.echo(f"wrote {pages} pages to {study.site_path}")
     click.echo(f"build: {summary.line()}")
+    for line in summary.skipped_inputs:
+        click.echo(f"skipped {line}")
 
 
 @main.command()

@@ -219,6 +219,7 @@ def validate(study: Study) -> None:
             raise ConfigError(f"models.{key}.file: required for source = \"local\"")
         if spec.file and not study.path(spec.file).is_file() and spec.source == "local":
             raise ConfigError(f"models.{key}.file: {study.path(spec.file)} does not exist")
+        _validate_model_names(key, spec)
     att = study.attribution
     if att.enabled:
         if att.model not in study.models:
@@ -255,3 +256,26 @@ def validate(study: Study) -> None:
             raise ConfigError(f"dissection.pool: {dis.pool!r}; allowed: mean, max")
         if dis.top_k < 1:
             raise ConfigError("dissection.top_k: must be at least 1")
+
+
+def _validate_model_names(key: str, spec: ModelSpec) -> None:
+    """Architecture, model and weights names that need no weight file to check (so ``check`` sees them)."""
+    import torchvision
+
+    known = torchvision.models.list_models(module=torchvision.models)
+    if spec.source in ("local", "places365"):
+        arch = spec.arch or ("resnet18" if spec.source == "places365" else "")
+        if not arch:
+            raise ConfigError(f"models.{key}.arch: required for source = \"local\" (a torchvision architecture, e.g. resnet18)")
+        if arch not in known:
+            raise ConfigError(f"models.{key}.arch: unknown architecture {arch!r}; allowed: torchvision classifiers such as "
+                              "resnet18, resnet50, densenet161 (see torchvision.models.list_models())")
+    elif spec.source == "torchvision":
+        if spec.name not in known:
+            raise ConfigError(f"models.{key}.name: unknown torchvision model {spec.name!r}; allowed: e.g. resnet18, "
+                              "resnet50, vgg16 (see torchvision.models.list_models())")
+        names = [w.name for w in torchvision.models.get_model_weights(spec.name)]
+        if spec.weights != "DEFAULT" and spec.weights not in names:
+            raise ConfigError(f"models.{key}.weights: unknown {spec.weights!r} for {spec.name}; allowed: DEFAULT, {', '.join(names)}")
+    elif spec.source == "packaged" and spec.name not in ("", "efficientnet_lite0"):
+        raise ConfigError(f"models.{key}.name: unknown packaged model {spec.name!r}; allowed: efficientnet_lite0")

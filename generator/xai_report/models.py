@@ -128,7 +128,8 @@ def fetch_weight_file(url: str, folder: Path, offline: bool, filename: str | Non
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        torch.hub.download_url_to_file(url, tmp, progress=True)
+        torch.hub.download_url_to_file(url, tmp, hash_prefix=_hash_prefix(name), progress=True)
+        torch.load(tmp, map_location="cpu", weights_only=True)  # a cut-off download fails here, not later
         os.replace(tmp, path)
     except Exception as exc:  # network errors come in many types (URLError, timeout, SSL, HTTP)
         raise WeightsUnavailable(f"{hint}; the download failed: {type(exc).__name__}") from None
@@ -137,6 +138,12 @@ def fetch_weight_file(url: str, folder: Path, offline: bool, filename: str | Non
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _hash_prefix(name: str) -> str | None:
+    """The SHA-256 prefix that torchvision puts in its file names (``resnet50-11ad3fa6.pth``), if any."""
+    match = re.search(r"-([a-f0-9]{8,})\.", name)
+    return match.group(1) if match else None
 
 
 def host_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:

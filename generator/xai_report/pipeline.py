@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +43,8 @@ class BuildSummary:
     reused: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    skipped_inputs: list[str] = field(default_factory=list)
+    """One line per skipped input: the file and why (printed at the end of the build)."""
 
     def line(self) -> str:
         if self.computed == 0:
@@ -51,6 +53,13 @@ class BuildSummary:
             head = f"computed {self.computed} artifacts, reused {self.reused}"
         skipped = f", skipped {self.skipped} inputs" if self.skipped else ""
         return f"{head}{skipped}, {self.seconds:.1f} s"
+
+
+def _skip_line(skip: dict) -> str:
+    from .render.markdown import printable  # a non-UTF-8 file name must not break the terminal
+
+    file, reason = printable(skip.get("file", "")), printable(skip.get("reason", ""))
+    return reason if reason.startswith(f"{file}: ") else f"{file}: {reason}"
 
 
 def read_results(study: Study) -> dict:
@@ -95,6 +104,7 @@ def run_stages(study: Study, only: list[str] | None = None) -> BuildSummary:
             summary.computed += stats.computed
             summary.reused += stats.reused
             summary.skipped += len(section.get("skipped", []))
+            summary.skipped_inputs += [_skip_line(s) for s in section.get("skipped", [])]
         write_atomic(study.output_path / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=False) + "\n")
         write_atomic(study.output_path / TIMINGS_FILE, json.dumps(timings, indent=2) + "\n")
     summary.seconds = time.perf_counter() - start

@@ -105,8 +105,9 @@ class ArtifactStore:
             for name, content in files.items():
                 data = npy_bytes(content) if isinstance(content, np.ndarray) else content
                 (staging / name).write_bytes(data)
-            full_meta = {**meta, "_key": key, "_files": sorted(files)}
-            (staging / "meta.json").write_text(json.dumps(full_meta, indent=1, sort_keys=True))
+            meta_text = json.dumps({**meta, "_key": key, "_files": sorted(files)}, indent=1, sort_keys=True)
+            (staging / "meta.json").write_text(meta_text)
+            full_meta = json.loads(meta_text)  # exactly what get() returns later: a fresh build = a cached one
             final = self._dir(key)
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():

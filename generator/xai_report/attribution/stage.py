@@ -75,10 +75,16 @@ class AttributionStage:
         self.out = study.output_path
         self.stats = StageStats()
         spec = study.models[self.cfg.model]
-        self.model = model or load_model(spec.loader_spec() | _resolved_files(study, spec), offline=study.offline)
+        try:
+            self.model = model or load_model(spec.loader_spec() | _resolved_files(study, spec), offline=study.offline)
+        except ConfigError as exc:
+            raise ConfigError(f"models.{self.cfg.model}: {exc}") from None
         self.device = pick_device(study.device)
         self.model.module.to(self.device).eval()
-        self.layer = resolve_layer(self.model.module, self.cfg.layer)
+        try:
+            self.layer = resolve_layer(self.model.module, self.cfg.layer)
+        except ConfigError as exc:
+            raise ConfigError(f"attribution.layer: {exc}") from None
         if isinstance(self.cfg.target, int) and self.cfg.target >= len(self.model.class_names):
             raise ConfigError(
                 f"attribution.target: class {self.cfg.target} is out of range; "

@@ -22,8 +22,20 @@ class Safe(str):
     """Markup produced by our own code (links, image references); not escaped again."""
 
 
+def printable(value: object) -> str:
+    """Text that can be written as UTF-8: bytes of a non-UTF-8 file name (surrogates) become U+FFFD."""
+    text = str(value)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def escape_text(value: object) -> str:
-    text = str(value).replace("\r", " ").replace("\n", " ")
+    text = printable(value).replace("\r", " ").replace("\n", " ")
+    # MkDocs turns a page's H1 back into raw text for <title>, where "</title>" would end the element and
+    # let markup through; a zero-width space after "<" keeps such text inert everywhere.
+    text = text.replace("</", "<\u200b/")
     return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=True)
 
 

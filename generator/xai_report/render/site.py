@@ -6,6 +6,7 @@ files this renderer wrote are ever replaced or removed; hand-written files in th
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import Study
-from ..paths import TEMPLATES_DIR
+from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..pipeline import read_results, read_timings
 from ..store import write_atomic
 from . import plots
@@ -137,8 +138,16 @@ def ensure_mkdocs_yml(study: Study) -> Path:
     config = site.parent / "mkdocs.yml"
     if not config.is_file():
         env = environment(TEMPLATES_DIR)
-        text = env.get_template("mkdocs.yml.j2").render(site_name=Safe(json.dumps(study.title)), docs_dir=Safe(json.dumps(site.name)))
+        # Material prints site_name unescaped (in <title>, the header, aria-label): escape it here. ensure_ascii
+        # off, since YAML reads JSON's surrogate-pair escapes of an emoji as two unwritable characters.
+        site_name = json.dumps(html.escape(study.title, quote=True), ensure_ascii=False)
+        text = env.get_template("mkdocs.yml.j2").render(site_name=Safe(site_name),
+                                                        docs_dir=Safe(json.dumps(site.name, ensure_ascii=False)))
         write_atomic(config, text)
+    css = site / "stylesheets" / "extra.css"  # the generated mkdocs.yml names it in extra_css
+    if not css.is_file():
+        css.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "site_src" / "stylesheets" / "extra.css", css)
     return config
 
 
