@@ -22,6 +22,7 @@ from . import plots
 from .markdown import Safe, environment
 
 MANIFEST = ".xai-generated.json"
+FIGURES_KEY = ".xai-figures-key"
 LIBRARIES = ["torch", "torchvision", "grad-cam", "lime", "open_clip_torch", "timm", "numpy", "scikit-image",
              "mkdocs", "mkdocs-material", "xai-report"]
 
@@ -165,11 +166,15 @@ def render_site(study: Study) -> int:
     base = {"study": results.get("study", {}), "results": results, "attribution": results.get("attribution"),
             "dissection": results.get("dissection")}
     written = _copy_assets(study, results, site)
+    figures_key = _figures_key(study)
+    figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key
     count = 0
     for producer in PAGES:
         for page in producer(results, timings):
             if isinstance(page, Asset):
-                _write_if_changed(site / page.path, page.make())
+                # figures depend on results.json alone: unchanged results, unchanged figures (render stays fast)
+                if not (figures_fresh and (site / page.path).is_file()):
+                    _write_if_changed(site / page.path, page.make())
                 written.append(page.path)
                 continue
             root = Safe("../" * page.path.count("/"))
@@ -180,8 +185,17 @@ def render_site(study: Study) -> int:
             written.append(page.path)
             count += 1
     _remove_stale(site, set(written))
+    write_atomic(site / FIGURES_KEY, figures_key)
     ensure_mkdocs_yml(study)
     return count
+
+
+def _figures_key(study: Study) -> str:
+    from .. import __version__
+    from ..pipeline import RESULTS_FILE
+    from ..store import bytes_sha256
+
+    return bytes_sha256((study.output_path / RESULTS_FILE).read_bytes() + __version__.encode())
 
 
 def _remove_stale(site: Path, written: set[str]) -> None:
