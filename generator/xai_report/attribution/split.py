@@ -11,9 +11,6 @@ before the cut and still needed after it ("boundary" values, e.g. a residual bra
 target layer) are returned by the head and passed to the tail. Only tensors with the batch as their first
 dimension may cross the cut, so that the tail can be run on a different batch size than the head.
 
-:func:`fold_batchnorm` uses the same tracer to fold eval-mode batch-norm layers into the convolutions
-before them (a copy of the model; fewer memory passes per forward, same function up to float rounding).
-
 Typical cuts that work: torchvision ResNets at ``layer4[-1]`` (or any block or conv inside it), timm's
 ``tf_efficientnet_lite0`` at ``bn2`` / ``conv_head`` / ``blocks[-1]``. Models whose ``forward`` branches on
 tensor values cannot be traced; :class:`SplitError` then says so.
@@ -23,12 +20,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 import torch.fx as fx
 from torch import nn
-from torch.fx.experimental.optimization import fuse
 
 from ..errors import ConfigError
 
@@ -51,14 +47,14 @@ def _timm_notrace() -> tuple[tuple[type, ...], tuple[Callable, ...]]:
 class _CutTracer(fx.Tracer):
     """An fx tracer that keeps ``layer`` (and timm's no-trace modules) as single ``call_module`` nodes."""
 
-    def __init__(self, layer: Optional[nn.Module] = None) -> None:
+    def __init__(self, layer: nn.Module) -> None:
         leaf_types, functions = _timm_notrace()
         super().__init__(autowrap_functions=functions)
         self.layer = layer
         self.leaf_types = leaf_types
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        if self.layer is not None and module is self.layer:
+        if module is self.layer:
             return True
         if self.leaf_types and isinstance(module, self.leaf_types):
             return True
@@ -182,22 +178,3 @@ def _build_tail(
     graph.lint()
     return fx.GraphModule(root, graph, class_name="Tail")
 
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """A copy of an eval-mode ``model`` with each ``BatchNorm`` that directly follows a ``Conv``/``Linear``
-    (and is its only user) folded into it: ``W' = W * g / sqrt(v + eps)``, ``b' = (b - mu) * g / sqrt(v + eps) + beta``.
-
-    The copy computes the same function up to float rounding (about 1e-7 relative) and skips one read and
-    write of every such activation. The model itself is not changed. SplitError if it cannot be traced.
-    timm's ``BatchNormAct2d`` (batch-norm plus activation in one module) is left as it is.
-    """
-    if model.training:
-        raise ValueError("fold_batchnorm needs a model in eval mode (batch-norm running statistics)")
-    tracer = _CutTracer()
-    try:
-        graph = tracer.trace(model)
-    except Exception as exc:  # see split_model
-        raise SplitError(f"cannot trace {type(model).__name__} to fold its batch-norm layers ({type(exc).__name__})") from None
-    # fuse() deep-copies the traced module (and with it the sub-modules), so the caller's model is untouched.
-    folded = fuse(fx.GraphModule(tracer.root, graph), inplace=False, no_trace=True)
-    return folded.eval()
