@@ -37,6 +37,9 @@ def _one_line_errors(func):
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
+            # objects half-built when Ctrl-C landed (e.g. a CAM whose __init__ was cut short) complain in their
+            # __del__ while the interpreter exits; the build already stopped cleanly, so keep the output to one line
+            sys.unraisablehook = lambda unraisable: None
             click.echo("interrupted: finished artifacts are kept; run the same command again to continue", err=True)
             sys.exit(130)
 
