@@ -20,10 +20,10 @@ from xai_report.attribution.fast_cams import (
     FastScoreCAM,
     ablation_values,
     distinct_masks,
-    frozen_for_cpu,
-    make_classifier_fn,
     scorecam_masks,
 )
+from xai_report.attribution.inference import BatchScorer, frozen_for_cpu, images_per_pass
+from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn
 from xai_report.attribution.split import SplitError, split_model
 from xai_report.models import Preprocess
 
@@ -230,9 +230,30 @@ def layer_activations(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> np
     return store[0]
 
 
-def test_fast_ablation_cam_refuses_what_it_cannot_reproduce(resnet18):
-    with pytest.raises(NotImplementedError):
-        FastAblationCAM(resnet18, [resnet18.layer4[-1]], reshape_transform=lambda t: t)
+def test_fast_ablation_cam_falls_back_to_the_library_where_it_cannot_cut(resnet18):
+    """A reshape_transform or a model torch.fx cannot split: the library's computation, the same maps."""
+
+    class Branchy(nn.Module):  # data-dependent control flow: torch.fx cannot trace it
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = small_net()
+
+        def forward(self, x):
+            return self.net(x) if x.sum() > -1e9 else -self.net(x)
+
+    x = torch.randn(1, 3, 48, 48)
+    layer = resnet18.layer4[-1]
+    lib = _maps(AblationCAM, resnet18, layer, x, [4], reshape_transform=lambda t: t)
+    with pytest.warns(UserWarning, match="reshape_transform"):
+        ours = _maps(FastAblationCAM, resnet18, layer, x, [4], reshape_transform=lambda t: t)
+    assert np.abs(lib - ours).max() <= MAP_TOL
+
+    branchy, small_x = Branchy().eval(), torch.randn(1, 3, 16, 16)
+    lib = _maps(AblationCAM, branchy, branchy.net.head, small_x, [2])
+    with pytest.warns(UserWarning, match="cannot cut the model"):
+        ours = _maps(FastAblationCAM, branchy, branchy.net.head, small_x, [2])
+    assert np.abs(lib - ours).max() <= MAP_TOL
+    assert lib.max() > 0.99
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,21 +322,22 @@ def _reference_classifier_fn(model: nn.Module, pre: Preprocess):
     return classify
 
 
-def test_lime_with_fast_classifier_fn_equals_reference_call():
+@pytest.mark.parametrize("hide_color", [0, None])  # black, and each superpixel's mean colour (the study's)
+def test_fast_lime_equals_the_package_with_reference_classifier(hide_color):
     net = small_net()
     pre = Preprocess(resize=32, crop=32, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
     rng = np.random.default_rng(0)
     image = rng.random((32, 32, 3))
     image[:16] *= 0.3  # some structure for the segmentation
 
-    def explain(fn, batch_size):
-        explainer = lime_image.LimeImageExplainer(random_state=0)
+    def explain(explainer_class, fn, batch_size):
+        explainer = explainer_class(random_state=0)
         return explainer.explain_instance(
-            image, fn, top_labels=2, hide_color=0, num_samples=120, batch_size=batch_size, random_seed=0,
+            image, fn, top_labels=2, hide_color=hide_color, num_samples=120, batch_size=batch_size, random_seed=0,
         )
 
-    ref = explain(_reference_classifier_fn(net, pre), 10)
-    ours = explain(make_classifier_fn(net, pre, batch_size=64), 100)
+    ref = _quiet(explain, lime_image.LimeImageExplainer, _reference_classifier_fn(net, pre), 10)
+    ours = explain(FastLimeImageExplainer, make_classifier_fn(net, pre, chunk=7), 100)
     assert np.array_equal(ref.segments, ours.segments)
     assert ref.top_labels == ours.top_labels
     for label in ref.top_labels:
@@ -323,3 +345,41 @@ def test_lime_with_fast_classifier_fn_equals_reference_call():
         assert ref_exp.keys() == our_exp.keys()
         assert max(abs(ref_exp[k] - our_exp[k]) for k in ref_exp) <= 1e-5
         assert [k for k, _ in ref.local_exp[label][:3]] == [k for k, _ in ours.local_exp[label][:3]]
+
+
+def test_fast_lime_builds_the_packages_perturbed_images_exactly():
+    """Same random rows, bit-identical images, same batch sizes; segment ids need not be contiguous."""
+    rng = np.random.default_rng(1)
+    image = rng.random((12, 10, 3))
+    fudged = rng.random((12, 10, 3))
+    segments = np.repeat(np.arange(6), 20).reshape(12, 10)
+    segments[segments == 4] = 9  # ids 0 1 2 3 5 9: the package never hides id 9 (beyond its 6 columns)
+    seen: dict[str, list[np.ndarray]] = {"package": [], "ours": []}
+
+    def recorder(name):
+        def classify(images):
+            seen[name].append(np.array(images, copy=True))
+            return np.tile(images.mean(axis=(1, 2, 3))[:, None], (1, 2))
+        return classify
+
+    data_ref, labels_ref = _quiet(
+        lime_image.LimeImageExplainer(random_state=3).data_labels, image, fudged, segments, recorder("package"), 23, 5
+    )
+    data, labels = FastLimeImageExplainer(random_state=3).data_labels(image, fudged, segments, recorder("ours"), 23, 5)
+    assert np.array_equal(data, data_ref) and np.array_equal(labels, labels_ref)
+    assert [len(b) for b in seen["ours"]] == [len(b) for b in seen["package"]] == [5, 5, 5, 5, 3]
+    for ours, ref in zip(seen["ours"], seen["package"]):
+        assert ours.dtype == ref.dtype and np.array_equal(ours, ref)
+    assert not np.array_equal(seen["ours"][1], np.broadcast_to(image, seen["ours"][1].shape))  # some hidden
+
+
+def test_batch_scorer_chunks_and_freezes_without_changing_outputs():
+    net = small_net()
+    x = torch.randn(11, 3, 16, 16)
+    with torch.no_grad():
+        eager = net(x)
+    for chunk in (None, 1, 4, 11, 50):
+        scorer = BatchScorer(net, chunk=chunk)
+        torch.testing.assert_close(scorer(x), eager, atol=1e-5, rtol=1e-5)
+        assert scorer.frozen is not None  # the frozen copy really ran
+    assert images_per_pass(224, 224) == 8 and images_per_pass(96, 96) == 43 and images_per_pass(4000, 4000) == 1

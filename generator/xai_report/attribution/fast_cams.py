@@ -1,6 +1,6 @@
-"""Faster, result-identical versions of ``grad-cam``'s gradient-free CAMs, and a batched LIME classifier.
+"""Faster, result-identical versions of ``grad-cam``'s gradient-free CAMs.
 
-Both CAM classes subclass the library's own (``pytorch_grad_cam`` 1.5.7) and override only
+Both classes subclass the library's own (``pytorch_grad_cam`` 1.5.7) and override only
 ``get_cam_weights``: the weighted sum of activations, ReLU, upsampling, min-max scaling and multi-layer
 averaging stay the library's code, so the maps agree with the library's up to float rounding (tested to
 1e-4 on the normalised maps). Constructors take the library's arguments (plus a few speed knobs).
@@ -8,15 +8,14 @@ averaging stay the library's code, so the maps agree with the library's up to fl
 * :class:`FastAblationCAM` - Ablation-CAM (Desai & Ramaswamy, WACV 2020): runs the network up to the
   target layer once and only the layers after it for each ablated channel.
 * :class:`FastScoreCAM` - Score-CAM (Wang et al., CVPR-W 2020): one forward pass per *distinct* mask,
-  built batch by batch, on a frozen TorchScript copy of the model on CPU.
-* :func:`make_classifier_fn` - a LIME ``classifier_fn`` that normalises and classifies whole batches.
+  built batch by batch, on a frozen TorchScript copy of the model on CPU (:mod:`.inference`).
 """
 
 from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +23,8 @@ from pytorch_grad_cam import AblationCAM, ScoreCAM
 from pytorch_grad_cam.ablation_layer import AblationLayer
 from torch import nn
 
-from .split import SplitModel, split_model
+from .inference import BatchScorer, images_per_pass
+from .split import SplitError, SplitModel, split_model
 
 ABLATION_OFFSET = 1e7
 """What grad-cam's ``AblationLayer`` subtracts from the current minimum when a layer's minimum is not 0."""
@@ -53,80 +53,6 @@ def activation_recording_paused(cam: AblationCAM | ScoreCAM) -> Iterator[None]:
         yield
     finally:
         recorder.activations = saved
-
-
-# ---------------------------------------------------------------------------------------------
-# CPU inference copy
-
-FROZEN_CHECK_TOL = 1e-4
-"""Largest relative difference (to the largest logit) a frozen copy may show before we fall back to eager."""
-
-
-def frozen_for_cpu(model: nn.Module, example: torch.Tensor) -> Optional[torch.jit.ScriptModule]:
-    """A TorchScript copy of ``model`` traced on ``example`` and frozen for CPU inference, or None.
-
-    ``torch.jit.freeze`` + ``optimize_for_inference`` fold batch-norm into the convolutions, fuse
-    conv + ReLU / add in oneDNN and pre-pack the weights: 1.7-1.9x the throughput of eager NCHW for
-    ResNet50 on 2 idle cores (outputs differ by float rounding, ~1e-7 relative). The copy is a snapshot of
-    the weights. Tracing records the one path ``forward`` took on ``example``: if the tracer warns that the
-    path depended on tensor values (a Python ``if`` on a tensor, ``.item()``), no copy is made. Returns
-    None then, and when tracing or freezing fails (these APIs are deprecated in favour of ``torch.compile``
-    and may go); callers fall back to the eager model.
-    """
-    if example.device.type != "cpu":
-        return None
-    try:
-        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
-            warnings.simplefilter("always")
-            traced = torch.jit.trace(model, example, check_trace=False)
-            if any(issubclass(w.category, torch.jit.TracerWarning) for w in caught):
-                return None  # the trace may not hold for other inputs
-            return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-    except Exception:  # tracing fails in many ways (unsupported ops, non-tensor outputs, ...)
-        return None
-
-
-def frozen_agrees(frozen_out: torch.Tensor, eager_out: torch.Tensor) -> bool:
-    """Whether a frozen copy's output matches the eager model's up to float rounding."""
-    if not isinstance(frozen_out, torch.Tensor) or frozen_out.shape != eager_out.shape:
-        return False
-    scale = float(eager_out.abs().max()) + 1.0
-    return float((frozen_out - eager_out).abs().max()) <= FROZEN_CHECK_TOL * scale
-
-
-class _Scorer:
-    """Runs the model on batches for a gradient-free method: frozen on CPU when that is safe, else eager.
-
-    The first batch goes through both the frozen copy and the eager model; if they disagree beyond float
-    rounding (a broken freeze), every batch uses the eager model.
-    """
-
-    def __init__(self, model: nn.Module, freeze: bool, channels_last: bool) -> None:
-        self.model = model
-        self.freeze = freeze
-        self.channels_last = channels_last
-        self.frozen: Optional[torch.jit.ScriptModule] = None
-        self.checked = False
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        if not self.checked:
-            self.checked = True
-            # Trace and check on two samples: both cost a forward pass each, and the eager one is wasted.
-            # The frozen copy wants NCHW: its oneDNN convolutions would reorder channels-last input.
-            probe = batch[:2].contiguous()
-            self.frozen = frozen_for_cpu(self.model, probe) if self.freeze else None
-            if self.frozen is not None and not frozen_agrees(self.frozen(probe), self._eager(probe)):
-                warnings.warn("the frozen CPU copy of the model disagrees with it; using the eager model")
-                self.frozen = None
-        if self.frozen is not None:
-            return self.frozen(batch.contiguous())
-        return self._eager(batch)
-
-    def _eager(self, batch: torch.Tensor) -> torch.Tensor:
-        if self.channels_last and batch.ndim == 4:
-            # oneDNN runs channels-last convolutions faster than NCHW ones (no reorders per layer).
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        return self.model(batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,10 +100,11 @@ class FastAblationCAM(AblationCAM):
     target layer (:func:`~xai_report.attribution.split.split_model`): the part before it runs once per
     image, and only the part after it runs on the ablated copies of the activations.
 
-    Construct it exactly like the library's class. Supported: 4-D (conv) activations, no
-    ``reshape_transform``, the default ``AblationLayer``; ``ratio_channels_to_ablate`` and ``batch_size``
-    keep the library's meaning (the batch size also decides the library's ablation value, see
-    :func:`ablation_values`). Models must be traceable by ``torch.fx`` (``SplitError`` otherwise).
+    Construct it exactly like the library's class; ``ratio_channels_to_ablate`` and ``batch_size`` keep
+    the library's meaning (the batch size also decides the library's ablation value, see
+    :func:`ablation_values`). The cut needs 4-D (conv) activations, no ``reshape_transform``, the default
+    ``AblationLayer`` and a model ``torch.fx`` can split; otherwise the library's own computation runs
+    (same maps, the library's speed) and a warning says why.
     """
 
     def __init__(
@@ -197,21 +124,21 @@ class FastAblationCAM(AblationCAM):
             batch_size=batch_size,
             ratio_channels_to_ablate=ratio_channels_to_ablate,
         )
-        self._splits: dict[int, SplitModel] = {}
-        problem = None
+        self._splits: dict[int, SplitModel | str] = {}
+        self._unsupported: Optional[str] = None
         if reshape_transform is not None:
-            problem = "FastAblationCAM supports conv layers only (no reshape_transform); use AblationCAM"
+            self._unsupported = "a reshape_transform (non-conv layer)"
         elif type(self.ablation_layer) is not AblationLayer:
-            problem = f"FastAblationCAM reproduces the default AblationLayer only, not {type(ablation_layer).__name__}"
-        if problem:
-            self.activations_and_grads.release()  # the base class has hooked the layers already
-            raise NotImplementedError(problem)
+            self._unsupported = f"the ablation layer {type(self.ablation_layer).__name__}"
 
-    def split_for(self, layer: nn.Module) -> SplitModel:
-        """The model cut at ``layer`` (traced once, then cached)."""
+    def split_for(self, layer: nn.Module) -> SplitModel | str:
+        """The model cut at ``layer`` (traced once, then cached), or why it cannot be cut there."""
         key = id(layer)
         if key not in self._splits:
-            self._splits[key] = split_model(self.model, layer)
+            try:
+                self._splits[key] = self._unsupported or split_model(self.model, layer)
+            except SplitError as exc:
+                self._splits[key] = str(exc)
         return self._splits[key]
 
     def get_cam_weights(
@@ -224,10 +151,12 @@ class FastAblationCAM(AblationCAM):
     ) -> np.ndarray:
         """Per-image, per-channel weights ``(y - y_k) / y`` (shape N x C), as the library computes them."""
         split = self.split_for(target_layer)
+        if isinstance(split, str) or activations.ndim != 4:
+            why = split if isinstance(split, str) else f"{activations.ndim}-D activations"
+            warnings.warn(f"FastAblationCAM cannot cut the model here ({why}); running the library's AblationCAM")
+            return super().get_cam_weights(input_tensor, target_layer, targets, activations, grads)
         with torch.inference_mode(), activation_recording_paused(self):
             layer_out, extras = split.run_head(input_tensor)
-            if layer_out.ndim != 4:
-                raise NotImplementedError(f"FastAblationCAM needs 4-D activations, got shape {tuple(layer_out.shape)}")
             outputs = split.run_tail(layer_out, extras)
             original = np.float32([target(out).cpu().item() for target, out in zip(targets, outputs)])
             ablated = [
@@ -307,14 +236,14 @@ class FastScoreCAM(ScoreCAM):
     those scores over the channels: ``w = softmax_k(f_c(X * M_k))``; the map is ``ReLU(sum_k w_k A_k)``.
 
     Speed-ups, none of which change what is computed beyond float rounding: identical masks (all constant
-    channels give the same all-zero mask) are scored once; masked images are built per batch instead of
-    all at once (the library materialises C x 3 x H x W floats); on CPU the passes run on a frozen
-    TorchScript copy of the model (:func:`frozen_for_cpu`, checked against the eager model on the first
-    batch; about 1.9x the library's NCHW batch-16 throughput for ResNet50 on 2 idle cores at 112x112),
-    otherwise on the eager model with channels-last input (about 1.4x); ``torch.inference_mode``.
-    Trained networks gain most from de-duplication: at EfficientNet-Lite0's ``bn2`` 30-70 % of the 1280
-    channels are all zero for a study image. Constructor: the library's, plus ``batch_size`` (the library
-    reads an optional ``batch_size`` attribute, default 16), ``channels_last``, ``dedupe`` and ``freeze``.
+    channels give the same all-zero mask) are scored once; masked images are built about ``batch_size`` at a
+    time instead of all at once (the library materialises C x 3 x H x W floats); the passes run through a
+    :class:`~xai_report.attribution.inference.BatchScorer`: on CPU a frozen TorchScript copy of the model
+    in cache-sized chunks (1.5-1.7x the library's eager batch-16 throughput for ResNet50 on 2 cores),
+    elsewhere the eager model with channels-last input, always under ``torch.inference_mode``. Trained
+    networks gain most from de-duplication: at EfficientNet-Lite0's ``bn2`` 30-70 % of the 1280 channels
+    are all zero for a study image. Constructor: the library's, plus ``batch_size`` (the library reads an
+    optional ``batch_size`` attribute, default 16), ``dedupe`` and ``freeze``.
     """
 
     def __init__(
@@ -322,14 +251,12 @@ class FastScoreCAM(ScoreCAM):
         model: nn.Module,
         target_layers: list[nn.Module],
         reshape_transform: Optional[Callable] = None,
-        batch_size: int = 32,
-        channels_last: bool = True,
+        batch_size: int = 64,
         dedupe: bool = True,
         freeze: bool = True,
     ) -> None:
         super().__init__(model, target_layers, reshape_transform=reshape_transform)
         self.batch_size = batch_size
-        self.channels_last = channels_last
         self.dedupe = dedupe
         self.freeze = freeze
         self.passes = 0
@@ -345,7 +272,7 @@ class FastScoreCAM(ScoreCAM):
     ) -> np.ndarray:
         """Per-image, per-channel weights ``softmax_k(score of X * M_k)`` (shape N x C)."""
         self.passes = 0
-        scorer = _Scorer(self.model, self.freeze, self.channels_last)  # re-made per call: never stale weights
+        scorer = BatchScorer(self.model, freeze=self.freeze)  # re-made per call: never stale weights
         with torch.inference_mode(), activation_recording_paused(self):
             low_res = torch.from_numpy(activations).to(self.device)
             masks = scorecam_masks(low_res, tuple(input_tensor.shape[-2:]))
@@ -358,7 +285,7 @@ class FastScoreCAM(ScoreCAM):
             return torch.softmax(scores, dim=-1).numpy()
 
     def _channel_scores(
-        self, scorer: _Scorer, image: torch.Tensor, masks: torch.Tensor, low_res: torch.Tensor, target: Target
+        self, scorer: BatchScorer, image: torch.Tensor, masks: torch.Tensor, low_res: torch.Tensor, target: Target
     ) -> torch.Tensor:
         """Target scores (float32, on the CPU) of ``image * masks[k]`` for every channel ``k``."""
         if self.dedupe:
@@ -366,64 +293,14 @@ class FastScoreCAM(ScoreCAM):
         else:
             channels, slot_of = list(range(masks.shape[0])), torch.arange(masks.shape[0])
         scores: list[float] = []
-        for start in range(0, len(channels), self.batch_size):
-            chunk = channels[start : start + self.batch_size]
+        step = self.batch_size
+        if image.device.type == "cpu":  # whole CPU passes per step (see images_per_pass)
+            per_pass = images_per_pass(*image.shape[-2:])
+            step = per_pass * max(1, round(self.batch_size / per_pass))
+        for start in range(0, len(channels), step):
+            chunk = channels[start : start + step]
             batch = image * masks[chunk, None]  # 1x3xHxW * kx1xHxW -> kx3xHxW, the library's product
             scores.extend(target(out).cpu().item() for out in scorer(batch))
             self.passes += len(chunk)
         # Python floats -> float32 tensor, as the library does (torch.Tensor(list_of_floats)).
         return torch.tensor(scores, dtype=torch.float32)[slot_of]
-
-
-# ---------------------------------------------------------------------------------------------
-# LIME
-
-
-class Normalisation(Protocol):
-    """Anything with per-channel ``mean`` and ``std`` (e.g. :class:`xai_report.models.Preprocess`)."""
-
-    mean: Sequence[float]
-    std: Sequence[float]
-
-
-def make_classifier_fn(
-    model: nn.Module,
-    preprocess: Normalisation,
-    device: torch.device | str = "cpu",
-    batch_size: int = 32,
-    channels_last: bool = True,
-    freeze: bool = True,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A ``classifier_fn`` for ``lime_image.LimeImageExplainer.explain_instance`` (Ribeiro et al., "Why
-    Should I Trust You?", KDD 2016): N x H x W x 3 pixels in [0, 1] (uint8 is scaled by 1/255) ->
-    N x classes softmax probabilities, ``softmax(model((x - mean) / std))``.
-
-    The whole batch LIME hands over is normalised with one broadcast op and classified ``batch_size`` images
-    at a time under ``torch.inference_mode``; an N x H x W x 3 array seen through ``permute(0, 3, 1, 2)`` is
-    already channels-last, so no transpose copy is made. LIME's own ``batch_size`` (how many images it
-    hands over at once) can be large (e.g. 100); ``batch_size`` here is what the model sees: on CPU small
-    batches (8-32 images at 224x224) keep activations in cache and run fastest. With ``freeze`` (CPU only)
-    the model runs as a frozen TorchScript copy made on the first call (:func:`frozen_for_cpu`, checked
-    against the eager model on that call; a snapshot: later weight changes are not seen).
-
-    ``preprocess`` supplies ``mean`` and ``std`` (a :class:`xai_report.models.Preprocess`); resizing and
-    cropping must already have happened (LIME perturbs the cropped image the model sees).
-    """
-    device = torch.device(device)
-    mean_t = torch.tensor(list(preprocess.mean), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    std_t = torch.tensor(list(preprocess.std), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-
-    scorer = _Scorer(model, freeze and device.type == "cpu", channels_last)
-
-    def classify(images: np.ndarray) -> np.ndarray:
-        pixels = np.asarray(images)
-        scale = 1.0 / 255.0 if pixels.dtype == np.uint8 else 1.0
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).to(device)
-            if scale != 1.0:
-                x = x * scale
-            x = (x.permute(0, 3, 1, 2) - mean_t) / std_t
-            probs = [torch.softmax(scorer(x[i : i + batch_size]), dim=1) for i in range(0, x.shape[0], batch_size)]
-            return torch.cat(probs).float().cpu().numpy()
-
-    return classify
