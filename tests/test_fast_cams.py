@@ -22,7 +22,7 @@ from xai_report.attribution.fast_cams import (
     distinct_masks,
     scorecam_masks,
 )
-from xai_report.attribution.inference import BatchScorer, frozen_for_cpu, images_per_pass
+from xai_report.attribution.inference import BatchScorer, frozen_copy, frozen_for_cpu, images_per_pass
 from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn
 from xai_report.attribution.split import SplitError, split_model
 from xai_report.models import Preprocess
@@ -383,3 +383,19 @@ def test_batch_scorer_chunks_and_freezes_without_changing_outputs():
         torch.testing.assert_close(scorer(x), eager, atol=1e-5, rtol=1e-5)
         assert scorer.frozen is not None  # the frozen copy really ran
     assert images_per_pass(224, 224) == 8 and images_per_pass(96, 96) == 43 and images_per_pass(4000, 4000) == 1
+
+
+def test_frozen_copy_is_reused_until_the_weights_or_mode_change():
+    net = small_net()
+    x = torch.randn(2, 3, 16, 16)
+    first = frozen_copy(net, x)
+    assert first is not None and frozen_copy(net, x) is first
+    with torch.no_grad():
+        net.fc.bias += 1.0  # an in-place change: the old copy would give stale outputs
+    second = frozen_copy(net, x)
+    assert second is not None and second is not first
+    with torch.no_grad():
+        torch.testing.assert_close(BatchScorer(net)(x), net(x), atol=1e-5, rtol=1e-5)
+    net.train()
+    assert frozen_copy(net, x) is None  # batch-norm must keep using batch statistics
+    net.eval()

@@ -14,6 +14,19 @@ from conftest import STUDY_IMAGES, write_study
 
 pytestmark = pytest.mark.real_model
 XSS_NAME = "<img src=x onerror=alert(1)>.jpg"
+BENCH_RUN = {
+    "mode": "quick",
+    "settings": {"cam_size": 96},
+    "machine": {"cpu_count": 2, "torch_threads": 2, "torch": "2.14.1", "device": "cpu",
+                "device_name": "<b>Fast</b> CPU", "load_average_start": [0.5, 0.4, 0.3]},
+    "results": [
+        {"name": "score_cam_resnet50", "ours_s": 10.0, "baseline_s": 16.5, "ratio": 1.65, "goal": 1.5,
+         "max_abs_diff": 9.2e-07, "details": {"passes": "1935/2048"}},
+        {"name": "lime_resnet50", "ours_s": 10.0, "baseline_s": 12.0, "ratio": 1.2, "goal": 1.5,
+         "max_abs_diff": 7e-07, "details": {}},
+    ],
+    "build": {"study": "studies/offline.toml", "cold_s": 600.0, "warm_s": 3.2, "render_s": 4.1, "pages": 20},
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +36,11 @@ def built(tmp_path_factory):
     images.mkdir()
     shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", images)
     shutil.copy(STUDY_IMAGES / "n02007558_flamingo.JPEG", images / XSS_NAME)
+    (root / "bench").mkdir()
+    (root / "bench" / "cpu-quick.json").write_text(json.dumps(BENCH_RUN))
     study = write_study(root, images, methods=("gradcam", "ablationcam", "scorecam", "lime"),
-                        extra="batch_size = 64\ndeletion_steps = 10", metrics=True)
+                        extra="batch_size = 64\ndeletion_steps = 10", metrics=True,
+                        model='benchmarks = "bench"\n[models.m]\nsource = "packaged"\n')
     result = CliRunner().invoke(main, ["build", "--study", str(study)])
     assert result.exit_code == 0, result.output
     return root, study, result.output
@@ -59,6 +75,15 @@ def test_pages_say_what_is_explained_and_escape_names(built):
         assert (site / "assets" / "overlays" / f"n01443537_goldfish_{method}.jpg").is_file()
     pages = "".join(p.read_text() for p in site.rglob("*.md"))
     assert "<img src=x" not in pages and "&lt;img src=x onerror=alert\\(1\\)&gt;" in pages
+
+
+def test_methodology_page_shows_the_benchmark_results(built):
+    root, _, _ = built
+    page = (root / "site_src" / "methodology" / "index.md").read_text()
+    assert "| <code>score\\_cam\\_resnet50</code> | 10.00 | 16.50 | 1.6x | 1.5x met |" in page
+    assert "| <code>lime\\_resnet50</code> | 10.00 | 12.00 | 1.2x | 1.5x not met |" in page
+    assert "| Cold (nothing cached) | 600.0 |" in page and "| Warm rebuild (nothing changed) | 3.2 |" in page
+    assert "<b>" not in page and "&lt;b&gt;Fast&lt;/b&gt; CPU" in page
 
 
 def test_mkdocs_build_strict(built):

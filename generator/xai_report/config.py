@@ -92,6 +92,8 @@ class Study:
     offline: bool = False
     output_dir: str = "output/default"
     site_dir: str = "site_src"
+    benchmarks: str = ""
+    """Folder of ``benchmarks/bench.py --json`` results shown on the methodology page (optional)."""
     models: dict[str, ModelSpec] = field(default_factory=dict)
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
     dissection: DissectionConfig = field(default_factory=DissectionConfig)
@@ -220,6 +222,8 @@ def validate(study: Study) -> None:
         if spec.file and not study.path(spec.file).is_file() and spec.source == "local":
             raise ConfigError(f"models.{key}.file: {study.path(spec.file)} does not exist")
         _validate_model_names(key, spec)
+    if study.benchmarks and not study.path(study.benchmarks).is_dir():
+        raise ConfigError(f"benchmarks: folder {study.path(study.benchmarks)} does not exist; fix the path or remove the key")
     att = study.attribution
     if att.enabled:
         if att.model not in study.models:

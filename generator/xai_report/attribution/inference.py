@@ -8,7 +8,9 @@ model. Either way under ``torch.inference_mode``: no autograd bookkeeping.
 
 from __future__ import annotations
 
+import itertools
 import warnings
+import weakref
 from typing import Optional
 
 import torch
@@ -63,14 +65,50 @@ def frozen_agrees(frozen_out: torch.Tensor, eager_out: torch.Tensor) -> bool:
     return float((frozen_out - eager_out).abs().max()) <= FROZEN_CHECK_TOL * scale
 
 
+_FROZEN: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, Optional[torch.jit.ScriptModule]]]" = (
+    weakref.WeakKeyDictionary()
+)
+"""Frozen copies made so far, per model, with the weights fingerprint they were made from."""
+
+
+def weights_fingerprint(model: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer of ``model`` is replaced or modified in place, or its mode changes.
+
+    Tensors count in-place writes in ``_version``; a replaced tensor has a new ``id``.
+    """
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    return (model.training,) + tuple((id(t), t._version) for t in tensors)
+
+
+def frozen_copy(model: nn.Module, probe: torch.Tensor) -> Optional[torch.jit.ScriptModule]:
+    """The frozen CPU copy of ``model`` (:func:`frozen_for_cpu`), made once per model and weights, or None.
+
+    A new copy is made, traced on ``probe`` (two images suffice) and checked against the eager model on
+    it, the first time and after any change to the weights or to train/eval mode; None for a model in
+    training mode (freezing would fix its batch-norm statistics), when freezing fails, or when the copy
+    disagrees with the model beyond float rounding (with a warning).
+    """
+    fingerprint = weights_fingerprint(model)
+    cached = _FROZEN.get(model)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    frozen = None if model.training else frozen_for_cpu(model, probe)
+    if frozen is not None:
+        with torch.inference_mode():
+            if not frozen_agrees(frozen(probe), model(probe)):
+                warnings.warn("the frozen CPU copy of the model disagrees with it; using the eager model")
+                frozen = None
+    _FROZEN[model] = (fingerprint, frozen)
+    return frozen
+
+
 class BatchScorer:
     """Calls the model on batches of any size, chunk by chunk, without autograd; returns the outputs.
 
-    With ``freeze`` (CPU inputs only) the first call traces and freezes a copy (:func:`frozen_for_cpu`) and
-    runs two of its images through both the copy and the eager model; if they disagree beyond float
-    rounding (a broken freeze), every call uses the eager model. Make a new scorer per explanation: the
-    copy is a snapshot of the weights. ``chunk`` is the number of images per pass; by default, on CPU,
-    :func:`images_per_pass` of the input size, elsewhere the whole batch.
+    With ``freeze`` (CPU inputs only) the passes use the model's frozen copy (:func:`frozen_copy`: made on
+    the first call, checked against the eager model, reused while the weights stay the same), else the
+    eager model. ``chunk`` is the number of images per pass; by default, on CPU, :func:`images_per_pass`
+    of the input size, elsewhere the whole batch.
     """
 
     def __init__(self, model: nn.Module, freeze: bool = True, chunk: Optional[int] = None) -> None:
@@ -79,6 +117,8 @@ class BatchScorer:
         self.chunk = chunk
         self.frozen: Optional[torch.jit.ScriptModule] = None
         self.checked = False
+        self.device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+        """Where the model's weights are (inputs must be there too)."""
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         if self.chunk:
@@ -94,11 +134,8 @@ class BatchScorer:
     def _pass(self, batch: torch.Tensor) -> torch.Tensor:
         if not self.checked:
             self.checked = True
-            probe = batch[:2].contiguous()  # trace and check on two images: a pass each, the eager one wasted
-            self.frozen = frozen_for_cpu(self.model, probe) if self.freeze else None
-            if self.frozen is not None and not frozen_agrees(self.frozen(probe), self._eager(probe)):
-                warnings.warn("the frozen CPU copy of the model disagrees with it; using the eager model")
-                self.frozen = None
+            if self.freeze and batch.device.type == "cpu":
+                self.frozen = frozen_copy(self.model, batch[:2].contiguous())
         if self.frozen is not None:
             return self.frozen(batch.contiguous())  # NCHW: its oneDNN convolutions reorder channels-last input
         return self._eager(batch)

@@ -47,12 +47,12 @@ from scipy.stats import rankdata
 from torch import nn
 from torch.nn import functional as F
 
+from .inference import BatchScorer
+
 DEFAULT_STEPS = 20
-CPU_BATCH_SIZE = 4
-"""Images per forward pass on a CPU: measured with EfficientNet-Lite0 on 2 cores, 4 images a pass ran at
-23-35 img/s and 16 at 14 (small batches stay in cache), so more per pass only costs memory."""
-ACCELERATOR_BATCH_SIZE = 32
-"""Images per forward pass on a GPU: a 20-step curve pair is then two passes."""
+BATCH_SIZE = 32
+"""Perturbed images composed at a time (memory: 32 x 3 x 224 x 224 floats = 19 MB); the forward passes
+split them into cache-sized chunks on CPU (:class:`~xai_report.attribution.inference.BatchScorer`)."""
 BLUR_SIGMA_DIVISOR = 8
 """The fill's Gaussian sigma is the image's shorter side divided by this (28 px at 224x224)."""
 CONSTANT_RTOL = 1e-9
@@ -125,39 +125,25 @@ def _is_constant(values: np.ndarray) -> bool:
 # model plumbing
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _check_input(input_tensor: torch.Tensor) -> torch.Tensor:
     if input_tensor.ndim != 4 or input_tensor.shape[0] != 1:
         raise ValueError(f"input_tensor must be 1x3xHxW, got shape {tuple(input_tensor.shape)}")
     return input_tensor.detach()
 
 
-def default_batch_size(model: nn.Module) -> int:
-    """Images per forward pass when the caller gives none: by the model's device (see the constants)."""
-    return CPU_BATCH_SIZE if _model_device(model).type == "cpu" else ACCELERATOR_BATCH_SIZE
-
-
 def class_probabilities(
     model: nn.Module, batch: torch.Tensor, target: int, batch_size: int | None = None
 ) -> np.ndarray:
-    """Softmax probability of class ``target`` for every image of ``batch`` (forward passes in chunks).
+    """Softmax probability of class ``target`` for every image of ``batch``.
 
-    The model should be in eval mode: in train mode dropout and batch statistics make the scores depend on
-    chance and on which images share a chunk.
+    The passes run without autograd through a :class:`~xai_report.attribution.inference.BatchScorer` (on CPU
+    the model's frozen copy, in cache-sized chunks, or ``batch_size`` images per pass when given). The model
+    should be in eval mode: in train mode dropout and batch statistics make the scores depend on chance and
+    on which images share a chunk.
     """
-    device = _model_device(model)
-    batch_size = batch_size or default_batch_size(model)
-    probs = []
-    with torch.inference_mode():
-        for start in range(0, batch.shape[0], batch_size):
-            logits = model(batch[start : start + batch_size].to(device))
-            probs.append(torch.softmax(logits.float(), dim=1)[:, target].cpu())
-    return torch.cat(probs).numpy().astype(np.float64)
+    scorer = BatchScorer(model, chunk=batch_size)
+    logits = scorer(batch.to(scorer.device))
+    return torch.softmax(logits.float(), dim=1)[:, target].cpu().numpy().astype(np.float64)
 
 
 def default_blur_sigma(hw: tuple[int, int]) -> float:
@@ -211,10 +197,9 @@ def _probabilities_of_masks(
 
     Images are composed chunk by chunk so memory stays at one chunk, whatever the number of masks.
     """
-    batch_size = batch_size or default_batch_size(model)
     probs = []
-    for start in range(0, masks.shape[0], batch_size):
-        batch = _mix(original, fill, masks[start : start + batch_size])
+    for start in range(0, masks.shape[0], BATCH_SIZE):
+        batch = _mix(original, fill, masks[start : start + BATCH_SIZE])
         probs.append(class_probabilities(model, batch, target, batch_size))
     return np.concatenate(probs) if probs else np.zeros(0)
 
@@ -343,8 +328,8 @@ def deletion_insertion(
     :func:`random_baseline` on the same image: the absolute values depend on the image and class.
 
     ``input_tensor`` is the normalised ``1x3xHxW`` model input; a map of another size than ``HxW`` is resized
-    bilinearly. All perturbed images go through the model in chunks of ``batch_size`` (default by device,
-    :func:`default_batch_size`) under inference mode.
+    bilinearly. The perturbed images go through :func:`class_probabilities` (``batch_size`` images per pass
+    when given, else a size chosen for the device).
     """
     x, fill, end_probs, sigma = _original_and_blurred(model, input_tensor, target, blur_sigma)
     ranks = saliency_ranks(_map_for_input(saliency, x))

@@ -19,6 +19,7 @@ from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..pipeline import read_results, read_timings
 from ..store import write_atomic
 from . import plots
+from .benchmarks import load_runs
 from .markdown import Safe, environment
 
 MANIFEST = ".xai-generated.json"
@@ -164,7 +165,7 @@ def render_site(study: Study) -> int:
     site.mkdir(parents=True, exist_ok=True)
     env = environment(TEMPLATES_DIR)
     base = {"study": results.get("study", {}), "results": results, "attribution": results.get("attribution"),
-            "dissection": results.get("dissection")}
+            "dissection": results.get("dissection"), "benchmarks": _benchmark_runs(study)}
     written = _copy_assets(study, results, site)
     figures_key = _figures_key(study)
     figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key
@@ -188,6 +189,11 @@ def render_site(study: Study) -> int:
     write_atomic(site / FIGURES_KEY, figures_key)
     ensure_mkdocs_yml(study)
     return count
+
+
+def _benchmark_runs(study: Study) -> list[dict]:
+    """The study's benchmark results for the methodology page; none when it names no folder."""
+    return load_runs(study.path(study.benchmarks)) if study.benchmarks else []
 
 
 def _figures_key(study: Study) -> str:
