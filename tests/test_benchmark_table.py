@@ -32,8 +32,8 @@ def test_tables_carry_the_numbers_and_goals(tmp_path):
     runs = load_runs(tmp_path)
     assert [r["label"] for r in runs] == ["a-cpu", "b-gpu"]
     text = benchmark_markdown(runs)
-    assert "| <code>clip\\_text</code> | 1.00 | 12.30 | 12.3x | 5.0x met | 1.8e-07 |" in text
-    assert "| <code>ablation\\_cam\\_resnet50</code> | 0.20 | 0.70 | 3.5x | 50.0x not met | 0.0e\\+00 | input=224x224 |" in text
+    assert "| <code>clip\\_text</code> | 1.00 | 12.30 | 12.30x | 5.0x met | 1.8e-07 |" in text
+    assert "| <code>ablation\\_cam\\_resnet50</code> | 0.20 | 0.70 | 3.50x | 50.0x not met | 0.0e\\+00 | input=224x224 |" in text
     assert "| Cold (nothing cached) | 812.4 |" in text and "| `xai-report render` alone | 4.7 |" in text
     assert "NVIDIA \\*H100\\*" in text  # a device name is text, not emphasis
     assert text.index("### a-cpu") < text.index("### b-gpu")

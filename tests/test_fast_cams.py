@@ -260,17 +260,24 @@ def test_fast_ablation_cam_falls_back_to_the_library_where_it_cannot_cut(resnet1
 # Score-CAM
 
 
-def test_distinct_masks_merges_only_identical_masks():
-    low = torch.zeros(1, 6, 4, 4)
+def test_distinct_masks_merges_only_equal_masks():
+    torch.manual_seed(0)
+    low = torch.zeros(1, 8, 4, 4)
     low[0, 1] = torch.rand(4, 4)
     low[0, 3] = low[0, 1]  # exact duplicate of channel 1
     low[0, 4] = torch.rand(4, 4)
+    low[0, 6] = low[0, 1] * 0.37  # the same mask in exact arithmetic; the library's 1e-8 rounds it differently
+    low[0, 7] = low[0, 4]
+    low[0, 7, 2, 2] += 1e-3  # a real difference
     masks = scorecam_masks(low, (16, 16))[0]
     reps, slot_of = distinct_masks(masks, low[0])
-    assert reps == [0, 1, 4]  # zero channels 0, 2, 5 share one pass; 3 reuses 1
-    assert slot_of.tolist() == [0, 1, 0, 1, 2, 0]
-    for channel in range(6):
-        assert torch.equal(masks[reps[slot_of[channel]]], masks[channel])
+    assert reps == [0, 1, 4, 7]  # zero channels 0, 2, 5 share one pass; 3 and 6 reuse 1
+    assert slot_of.tolist() == [0, 1, 0, 1, 2, 0, 1, 3]
+    for channel in range(8):
+        assert (masks[reps[slot_of[channel]]] - masks[channel]).abs().max() <= 1e-6
+    assert not torch.equal(masks[6], masks[1])  # ... they differ in the last bits (1.2e-7)
+    exact, _ = distinct_masks(masks, low[0], atol=0.0)
+    assert exact == [0, 1, 4, 6, 7]
 
 
 def test_fast_score_cam_equals_library_on_small_net():

@@ -80,8 +80,8 @@ def test_pages_say_what_is_explained_and_escape_names(built):
 def test_methodology_page_shows_the_benchmark_results(built):
     root, _, _ = built
     page = (root / "site_src" / "methodology" / "index.md").read_text()
-    assert "| <code>score\\_cam\\_resnet50</code> | 10.00 | 16.50 | 1.6x | 1.5x met |" in page
-    assert "| <code>lime\\_resnet50</code> | 10.00 | 12.00 | 1.2x | 1.5x not met |" in page
+    assert "| <code>score\\_cam\\_resnet50</code> | 10.00 | 16.50 | 1.65x | 1.5x met |" in page
+    assert "| <code>lime\\_resnet50</code> | 10.00 | 12.00 | 1.20x | 1.5x not met |" in page
     assert "| Cold (nothing cached) | 600.0 |" in page and "| Warm rebuild (nothing changed) | 3.2 |" in page
     assert "<b>" not in page and "&lt;b&gt;Fast&lt;/b&gt; CPU" in page
 

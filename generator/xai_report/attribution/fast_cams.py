@@ -203,11 +203,25 @@ def scorecam_masks(activations: torch.Tensor, size: tuple[int, int]) -> torch.Te
     return (upsampled - mins) / (maxs - mins + 1e-8)
 
 
-def distinct_masks(masks: torch.Tensor, low_res: torch.Tensor) -> tuple[list[int], torch.Tensor]:
-    """Group bitwise-identical masks (C x H x W): (representative channels, channel -> representative slot).
+MASK_ATOL = 1e-6
+"""Masks whose values differ by no more than this share one forward pass (masks lie in [0, 1]).
 
-    Candidates are found cheaply from the low-resolution activations (channels with equal min-max scaled
-    maps, e.g. every all-zero channel), then confirmed on the full masks, so only exact duplicates merge.
+Channels whose activations differ only in scale have the same mask in exact arithmetic, but the library's
+``(U - min U) / (max U - min U + 1e-8)`` rounds them differently in the last bits (the 1e-8 and the float32
+division); such masks count as one. At 1e-6 the scores of the merged images differ by float rounding only,
+and the maps stay within 1e-6 of the library's (measured; tests check 1e-4). At 96x96 this merges 5 % more of
+ResNet50's ``layer4`` channels and 11 % more of EfficientNet-Lite0's ``bn2`` channels than exact equality.
+"""
+
+
+def distinct_masks(
+    masks: torch.Tensor, low_res: torch.Tensor, atol: float = MASK_ATOL
+) -> tuple[list[int], torch.Tensor]:
+    """Group equal masks (C x H x W): (representative channels, channel -> representative slot).
+
+    Candidates are found cheaply from the low-resolution activations (channels whose min-max scaled maps
+    agree to 6 decimals, e.g. every all-zero channel), then confirmed on the full masks: a channel joins a
+    representative only if no value of their masks differs by more than ``atol`` (0 = bitwise equal).
     """
     flat = low_res.reshape(low_res.shape[0], -1)
     lo, hi = flat.min(dim=1, keepdim=True)[0], flat.max(dim=1, keepdim=True)[0]
@@ -215,10 +229,14 @@ def distinct_masks(masks: torch.Tensor, low_res: torch.Tensor) -> tuple[list[int
     buckets: dict[bytes, list[int]] = {}
     representatives: list[int] = []
     slot_of = torch.empty(masks.shape[0], dtype=torch.long)
-    keys_np = keys.cpu().numpy()
+    keys_np = np.round(keys.cpu().numpy().astype(np.float64), 6) + 0.0  # + 0.0: -0.0 and 0.0 share a key
+
+    def same(slot: int, channel: int) -> bool:
+        return bool((masks[representatives[slot]] - masks[channel]).abs().max() <= atol)
+
     for channel in range(masks.shape[0]):
         bucket = buckets.setdefault(keys_np[channel].tobytes(), [])
-        match = next((slot for slot in bucket if torch.equal(masks[representatives[slot]], masks[channel])), None)
+        match = next((slot for slot in bucket if same(slot, channel)), None)
         if match is None:
             match = len(representatives)
             representatives.append(channel)
@@ -236,8 +254,8 @@ class FastScoreCAM(ScoreCAM):
     those scores over the channels: ``w = softmax_k(f_c(X * M_k))``; the map is ``ReLU(sum_k w_k A_k)``.
 
     Speed-ups, none of which change what is computed beyond float rounding: identical masks (all constant
-    channels give the same all-zero mask) are scored once; masked images are built about ``batch_size`` at a
-    time instead of all at once (the library materialises C x 3 x H x W floats); the passes run through a
+    channels give the same all-zero mask; equal to :data:`MASK_ATOL`) are scored once; masked images are
+    built about ``batch_size`` at a time instead of all at once (the library materialises C x 3 x H x W floats); the passes run through a
     :class:`~xai_report.attribution.inference.BatchScorer`: on CPU a frozen TorchScript copy of the model
     in cache-sized chunks (1.5-1.7x the library's eager batch-16 throughput for ResNet50 on 2 cores),
     elsewhere the eager model with channels-last input, always under ``torch.inference_mode``. Trained

@@ -80,6 +80,11 @@ def weights_fingerprint(model: nn.Module) -> tuple:
     return (model.training,) + tuple((id(t), t._version) for t in tensors)
 
 
+def forget_frozen_copies() -> None:
+    """Drop every cached frozen copy (the next call freezes again; benchmarks use this to time a cold call)."""
+    _FROZEN.clear()
+
+
 def frozen_copy(model: nn.Module, probe: torch.Tensor) -> Optional[torch.jit.ScriptModule]:
     """The frozen CPU copy of ``model`` (:func:`frozen_for_cpu`), made once per model and weights, or None.
 
