@@ -72,3 +72,11 @@ def test_invalid_toml_and_missing_file(tmp_path):
         load_study(bad)
     with pytest.raises(ConfigError, match="study file not found"):
         load_study(tmp_path / "missing.toml")
+
+
+def test_benchmarks_folder_must_exist(tmp_path, image_folder):
+    study = write_study(tmp_path, image_folder, model='benchmarks = "no-such-dir"\n[models.m]\nsource = "packaged"\n')
+    with pytest.raises(ConfigError, match="benchmarks: folder .*no-such-dir does not exist; fix the path or remove"):
+        load_study(study)
+    (tmp_path / "no-such-dir").mkdir()
+    assert load_study(study).benchmarks == "no-such-dir"
