@@ -17,6 +17,7 @@ from torchvision.transforms import InterpolationMode
 
 from .errors import BadInput
 from .models import Preprocess
+from .text import display_name
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MIN_SIDE = 32
@@ -62,11 +63,6 @@ def load_rgb(path: Path) -> Image.Image:
     if min(rgb.size) < MIN_SIDE:
         raise BadInput(f"{name}: {rgb.width}x{rgb.height} is too small (under {MIN_SIDE} px)")
     return rgb
-
-
-def display_name(path: Path) -> str:
-    """The file name as printable text: bytes that are not UTF-8 (a Latin-1 name on Linux) become U+FFFD."""
-    return path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _one_line(exc: BaseException) -> str:

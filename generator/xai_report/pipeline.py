@@ -56,7 +56,7 @@ class BuildSummary:
 
 
 def _skip_line(skip: dict) -> str:
-    from .render.markdown import printable  # a non-UTF-8 file name must not break the terminal
+    from .text import printable  # a non-UTF-8 file name must not break the terminal
 
     file, reason = printable(skip.get("file", "")), printable(skip.get("reason", ""))
     return reason if reason.startswith(f"{file}: ") else f"{file}: {reason}"

@@ -40,10 +40,11 @@ from tqdm import tqdm
 from .. import __version__
 from ..attribution.stage import StageStats, slugify
 from ..config import Study
-from ..data import display_name, list_images, load_rgb, prepare, read_concepts
+from ..data import list_images, load_rgb, prepare, read_concepts
 from ..errors import BadInput, ConfigError
 from ..models import LoadedClip, LoadedModel, load_clip, load_model, pick_device, resolve_layer
 from ..store import Artifact, ArtifactStore, bytes_sha256, canonical_json, content_key, write_atomic
+from ..text import display_name
 from . import report, strips
 from .activations import activation_maps, collect_activations
 from .clip_text import encode_concepts, encode_images

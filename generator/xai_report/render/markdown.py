@@ -15,20 +15,13 @@ from urllib.parse import quote
 
 import jinja2
 
+from ..text import printable
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~^$])")
 
 
 class Safe(str):
     """Markup produced by our own code (links, image references); not escaped again."""
-
-
-def printable(value: object) -> str:
-    """Text that can be written as UTF-8: bytes of a non-UTF-8 file name (surrogates) become U+FFFD."""
-    text = str(value)
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def escape_text(value: object) -> str:
