@@ -55,7 +55,9 @@ sys.path.insert(0, str(REPO / "generator"))  # run from a checkout without insta
 
 from xai_report.attribution.fast_cams import FastAblationCAM, FastScoreCAM  # noqa: E402
 from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn  # noqa: E402
-from xai_report.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess  # noqa: E402
+from xai_report.data import PreparedImage, load_rgb, prepare  # noqa: E402
+from xai_report.errors import ConfigError  # noqa: E402
+from xai_report.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess, pick_device  # noqa: E402
 
 IMAGE = REPO / "data" / "images" / "n01443537_goldfish.JPEG"
 CONCEPTS = REPO / "data" / "concepts" / "20k.txt"
@@ -146,21 +148,9 @@ def random_resnet50(device: torch.device) -> torch.nn.Module:
     return torchvision.models.resnet50().eval().to(device)
 
 
-def study_image(size: int) -> np.ndarray:
-    """The goldfish study image, resized (shorter side) and centre-cropped to ``size``: HxWx3 float32 in [0, 1]."""
-    from PIL import Image
-    from torchvision.transforms import functional as TF
-
-    with Image.open(IMAGE) as img:
-        rgb = img.convert("RGB")
-    rgb = TF.center_crop(TF.resize(rgb, size, antialias=True), size)
-    return np.asarray(rgb, dtype=np.float32) / 255.0
-
-
-def normalised(rgb: np.ndarray, pre: Preprocess, device: torch.device) -> torch.Tensor:
-    x = torch.from_numpy(rgb).permute(2, 0, 1)
-    mean, std = torch.tensor(pre.mean).view(3, 1, 1), torch.tensor(pre.std).view(3, 1, 1)
-    return ((x - mean) / std).unsqueeze(0).contiguous().to(device)
+def study_image(pre: Preprocess) -> PreparedImage:
+    """The goldfish study image as the model sees it under ``pre`` (resize, centre crop, normalise)."""
+    return prepare(load_rgb(IMAGE), pre)
 
 
 def top_class(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -220,7 +210,7 @@ def bench_cam(
 
     net = make_net(device)
     pre = Preprocess(resize=settings.cam_size, crop=settings.cam_size, mean=net.mean, std=net.std)
-    x = normalised(study_image(settings.cam_size), pre, device)
+    x = study_image(pre).tensor.contiguous().to(device)
     klass = top_class(net.module, x)
     targets = [ClassifierOutputTarget(klass)]
     passes: list[int] = []
@@ -281,7 +271,8 @@ def bench_lime(
 
     net = make_net(device)
     pre = Preprocess(resize=224, crop=224, mean=net.mean, std=net.std)
-    image = study_image(224).astype(np.float64)
+    prepared = study_image(pre)
+    image = prepared.rgb.astype(np.float64)
 
     def explain(explainer_class: type, classifier_fn: Callable, batch_size: int):
         explainer = explainer_class(random_state=0)
@@ -292,7 +283,7 @@ def bench_lime(
             )
         )
 
-    top_class(net.module, normalised(image.astype(np.float32), pre, device))  # warm-up, as for the CAMs
+    top_class(net.module, prepared.tensor.to(device))  # warm-up, as for the CAMs
     ours, ours_s, base, base_s, times = race(
         lambda: explain(FastLimeImageExplainer, make_classifier_fn(net.module, pre, device), 100),
         lambda: explain(lime_image.LimeImageExplainer, baseline_fn(net.module, pre, device), 10),
@@ -442,14 +433,6 @@ def revision() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available here")
-    return torch.device(name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -474,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
         # On a shared machine, threads that wait for a busy core stall every operator; one thread is
         # slower but its times are proportional to the work.
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except ConfigError as exc:
+        raise SystemExit(f"--device: {exc}") from None
     if device.type == "cuda":
         # TF32 convolutions round to ~1e-3; both sides would differ by that much from batch composition alone.
         torch.backends.cudnn.allow_tf32 = False

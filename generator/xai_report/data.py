@@ -135,14 +135,17 @@ def prepare(img: Image.Image, pre: Preprocess) -> PreparedImage:
     return PreparedImage(rgb=pixels.permute(1, 2, 0).numpy().copy(), tensor=tensor)
 
 
-def normalise(rgb: np.ndarray, pre: Preprocess) -> torch.Tensor:
-    """HxWx3 (or NxHxWx3) float [0, 1] pixels -> normalised Nx3xHxW tensor for the model."""
-    arr = torch.as_tensor(np.asarray(rgb, dtype=np.float32))
+def normalise(rgb: np.ndarray, pre: Preprocess, device: torch.device | str | None = None) -> torch.Tensor:
+    """HxWx3 (or NxHxWx3) float [0, 1] pixels -> normalised Nx3xHxW tensor for the model, on ``device``.
+
+    One broadcast op on ``device``; the result is a channels-last view (no transpose copy is made).
+    """
+    arr = torch.as_tensor(np.asarray(rgb, dtype=np.float32), device=device)
     if arr.ndim == 3:
         arr = arr.unsqueeze(0)
     arr = arr.permute(0, 3, 1, 2)
-    mean = torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean = torch.tensor(list(pre.mean), dtype=torch.float32, device=arr.device).view(1, 3, 1, 1)
+    std = torch.tensor(list(pre.std), dtype=torch.float32, device=arr.device).view(1, 3, 1, 1)
     return (arr - mean) / std
 
 

@@ -255,8 +255,8 @@ class FastScoreCAM(ScoreCAM):
 
     Speed-ups, none of which change what is computed beyond float rounding: identical masks (all constant
     channels give the same all-zero mask; equal to :data:`MASK_ATOL`) are scored once; masked images are
-    built about ``batch_size`` at a time instead of all at once (the library materialises C x 3 x H x W floats); the passes run through a
-    :class:`~xai_report.attribution.inference.BatchScorer`: on CPU a frozen TorchScript copy of the model
+    built about ``batch_size`` at a time instead of all at once (the library materialises C x 3 x H x W
+    floats); the passes run through a :class:`~xai_report.attribution.inference.BatchScorer`: on CPU a frozen TorchScript copy of the model
     in cache-sized chunks (1.5-1.7x the library's eager batch-16 throughput for ResNet50 on 2 cores),
     elsewhere the eager model with channels-last input, always under ``torch.inference_mode``. Trained
     networks gain most from de-duplication: at EfficientNet-Lite0's ``bn2`` 30-70 % of the 1280 channels
@@ -290,7 +290,7 @@ class FastScoreCAM(ScoreCAM):
     ) -> np.ndarray:
         """Per-image, per-channel weights ``softmax_k(score of X * M_k)`` (shape N x C)."""
         self.passes = 0
-        scorer = BatchScorer(self.model, freeze=self.freeze)  # re-made per call: never stale weights
+        scorer = BatchScorer(self.model, freeze=self.freeze)  # looks the frozen copy up (or makes it) once
         with torch.inference_mode(), activation_recording_paused(self):
             low_res = torch.from_numpy(activations).to(self.device)
             masks = scorecam_masks(low_res, tuple(input_tensor.shape[-2:]))

@@ -16,6 +16,7 @@ import torch
 from lime import lime_image
 from lime.wrappers.scikit_image import SegmentationAlgorithm
 
+from ..data import normalise
 from ..models import Preprocess
 from .inference import BatchScorer
 
@@ -60,27 +61,21 @@ def make_classifier_fn(
     """LIME's ``classifier_fn``: N x H x W x 3 pixels in [0, 1] (uint8 is scaled by 1/255) -> N x classes
     softmax probabilities, ``softmax(model((x - mean) / std))``.
 
-    The whole batch LIME hands over is normalised with one broadcast op (an N x H x W x 3 array seen through
-    ``permute(0, 3, 1, 2)`` needs no transpose copy) and classified by a
-    :class:`~xai_report.attribution.inference.BatchScorer`: without autograd, on CPU through a frozen copy
-    made on the first call, in cache-sized chunks (``chunk`` images per pass overrides that). ``pre``
+    The whole batch LIME hands over is normalised at once (:func:`xai_report.data.normalise`) and classified
+    by a :class:`~xai_report.attribution.inference.BatchScorer`: without autograd, on CPU through a frozen
+    copy made on the first call, in cache-sized chunks (``chunk`` images per pass overrides that). ``pre``
     supplies ``mean`` and ``std`` (a :class:`xai_report.models.Preprocess`); resizing and cropping must
     already have happened (LIME perturbs the cropped image the model sees). ``device`` defaults to the
     model's.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    mean = torch.tensor(list(pre.mean), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(list(pre.std), dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    scorer = BatchScorer(model, freeze=freeze and device.type == "cpu", chunk=chunk)
+    scorer = BatchScorer(model, freeze=freeze, chunk=chunk)
+    device = torch.device(device) if device is not None else scorer.device
 
     def classify(images: np.ndarray) -> np.ndarray:
         pixels = np.asarray(images)
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).to(device)
-            if pixels.dtype == np.uint8:
-                x = x / 255.0
-            logits = scorer((x.permute(0, 3, 1, 2) - mean) / std)
-            return torch.softmax(logits, dim=1).float().cpu().numpy()
+            x = normalise(pixels / np.float32(255) if pixels.dtype == np.uint8 else pixels, pre, device)
+            return torch.softmax(scorer(x), dim=1).float().cpu().numpy()
 
     return classify
 
