@@ -406,3 +406,20 @@ def test_frozen_copy_is_reused_until_the_weights_or_mode_change():
     net.train()
     assert frozen_copy(net, x) is None  # batch-norm must keep using batch statistics
     net.eval()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normalise_gives_the_per_image_formula_and_leaves_the_pixels_alone(dtype):
+    """LIME's batch normalisation equals ``(x - mean) / std`` image by image, bit for bit, as NCHW float32."""
+    from xai_report.data import normalise
+
+    pre = Preprocess(resize=9, crop=9, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    pixels = np.random.default_rng(0).random((5, 9, 7, 3)).astype(dtype)
+    before = pixels.copy()
+    mean, std = torch.tensor(pre.mean).view(3, 1, 1), torch.tensor(pre.std).view(3, 1, 1)
+    expected = torch.stack([(torch.from_numpy(np.float32(p)).permute(2, 0, 1) - mean) / std for p in pixels])
+    out = normalise(pixels, pre)
+    assert out.dtype == torch.float32 and out.shape == (5, 3, 9, 7) and out.is_contiguous()
+    assert torch.equal(out, expected)
+    assert torch.equal(normalise(pixels[0], pre), expected[:1])  # one HxWx3 image -> a batch of one
+    assert np.array_equal(pixels, before)
