@@ -392,6 +392,63 @@ def test_batch_scorer_chunks_and_freezes_without_changing_outputs():
     assert images_per_pass(224, 224) == 8 and images_per_pass(96, 96) == 43 and images_per_pass(4000, 4000) == 1
 
 
+def test_frozen_passes_run_on_stream_threads_in_balanced_chunks_and_keep_the_order(monkeypatch):
+    import threading
+
+    from xai_report.attribution import inference
+
+    class Recording(BatchScorer):
+        def _pass(self, batch):
+            seen.append((threading.current_thread().name, len(batch), torch.get_num_threads()))
+            return super()._pass(batch)
+
+    net = small_net()
+    x = torch.randn(13, 3, 16, 16)
+    with torch.no_grad():
+        eager = net(x)
+    before = torch.get_num_threads()
+    seen: list = []
+    try:
+        torch.set_num_threads(4)  # as on a 4-core machine, whatever this one has
+        out = Recording(net, chunk=4)(x)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(out, eager, atol=1e-5, rtol=1e-5)  # wrong order would swap rows
+    # ceil(13 / 4) = 4 chunks, already a multiple of the 2 streams: sizes differ by at most one image.
+    assert sorted(size for _, size, _ in seen) == [3, 3, 3, 4]
+    assert all(name.startswith("xai-report-pass") and threads == 2 for name, _, threads in seen)
+    # No stream pool (one torch thread): every chunk runs here, in order, with the chunk size asked for.
+    monkeypatch.setattr(inference, "stream_pool", lambda: None)
+    seen = []
+    torch.testing.assert_close(Recording(net, chunk=4)(x), eager, atol=1e-5, rtol=1e-5)
+    assert [size for _, size, _ in seen] == [4, 4, 4, 1]
+    assert {name for name, _, _ in seen} == {threading.current_thread().name}
+
+
+def test_stream_threads_share_the_callers_torch_threads():
+    import threading
+
+    from xai_report.attribution import inference
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        pool = inference.stream_pool()
+        assert pool is not None
+        got = [f.result() for f in [pool.submit(torch.get_num_threads) for _ in range(inference.CPU_STREAMS * 2)]]
+        assert got == [4 // inference.CPU_STREAMS] * len(got)
+        assert torch.get_num_threads() == 4  # the caller's own setting is untouched
+        fresh: list = []
+        thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert fresh == [4]  # and so is the default that threads started later take
+        torch.set_num_threads(1)
+        assert inference.stream_pool() is None
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_frozen_copy_is_reused_until_the_weights_or_mode_change():
     net = small_net()
     x = torch.randn(2, 3, 16, 16)
