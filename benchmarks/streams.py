@@ -1,4 +1,4 @@
-"""Two CPU streams against one: the frozen-copy passes of ``BatchScorer`` with and without ``stream_pool``.
+"""Two CPU streams against one: the frozen-copy passes of ``BatchScorer`` with and without ``streams``.
 
     python benchmarks/streams.py [--rounds 12] [--images 100] [--size 224]
 
@@ -34,17 +34,12 @@ def main() -> None:
     torch.manual_seed(0)
     net = torchvision.models.resnet50().eval()
     batch = torch.randn(args.images, 3, args.size, args.size)
-    scorer = inference.BatchScorer(net)
-    pools = {"one": lambda: None, "streams": inference.stream_pool}
+    scorers = {"one": inference.BatchScorer(net, streams=False), "streams": inference.BatchScorer(net)}
 
     def score(side: str) -> torch.Tensor:
-        inference.stream_pool = pools[side]
-        try:
-            return scorer(batch)
-        finally:
-            inference.stream_pool = pools["streams"]
+        return scorers[side](batch)
 
-    diff = float((score("streams") - score("one")).abs().max())  # also warms both up
+    diff = float((score("streams") - score("one")).abs().max())  # also warms both up (one frozen copy for both)
     times: dict[str, list[float]] = {"one": [], "streams": []}
     for round_ in range(args.rounds):
         for side in ("one", "streams") if round_ % 2 else ("streams", "one"):

@@ -392,10 +392,8 @@ def test_batch_scorer_chunks_and_freezes_without_changing_outputs():
     assert images_per_pass(224, 224) == 8 and images_per_pass(96, 96) == 43 and images_per_pass(4000, 4000) == 1
 
 
-def test_frozen_passes_run_on_stream_threads_in_balanced_chunks_and_keep_the_order(monkeypatch):
+def test_frozen_passes_run_on_stream_threads_in_balanced_chunks_and_keep_the_order():
     import threading
-
-    from xai_report.attribution import inference
 
     class Recording(BatchScorer):
         def _pass(self, batch):
@@ -417,12 +415,16 @@ def test_frozen_passes_run_on_stream_threads_in_balanced_chunks_and_keep_the_ord
     # ceil(13 / 4) = 4 chunks, already a multiple of the 2 streams: sizes differ by at most one image.
     assert sorted(size for _, size, _ in seen) == [3, 3, 3, 4]
     assert all(name.startswith("xai-report-pass") and threads == 2 for name, _, threads in seen)
-    # No stream pool (one torch thread): every chunk runs here, in order, with the chunk size asked for.
-    monkeypatch.setattr(inference, "stream_pool", lambda: None)
-    seen = []
-    torch.testing.assert_close(Recording(net, chunk=4)(x), eager, atol=1e-5, rtol=1e-5)
-    assert [size for _, size, _ in seen] == [4, 4, 4, 1]
-    assert {name for name, _, _ in seen} == {threading.current_thread().name}
+    # No streams (asked for none, or one torch thread): every chunk runs here, in order, with the chunk size asked.
+    for scorer, threads in ((Recording(net, chunk=4, streams=False), before), (Recording(net, chunk=4), 1)):
+        seen = []
+        try:
+            torch.set_num_threads(threads)
+            torch.testing.assert_close(scorer(x), eager, atol=1e-5, rtol=1e-5)
+        finally:
+            torch.set_num_threads(before)
+        assert [size for _, size, _ in seen] == [4, 4, 4, 1]
+        assert {name for name, _, _ in seen} == {threading.current_thread().name}
 
 
 def test_stream_threads_share_the_callers_torch_threads():

@@ -2,7 +2,7 @@
 
 Score-CAM and LIME cost one forward pass per perturbed image and nothing else worth counting, so their
 speed is the speed of a pass. On CPU, :class:`BatchScorer` runs the passes on a frozen TorchScript copy
-of the model in chunks sized for the CPU caches; elsewhere (or when freezing is unsafe) on the eager
+of the model in chunks sized for the CPU caches, two chunks at a time on their own threads; elsewhere (or when freezing is unsafe) on the eager
 model. Either way under ``torch.inference_mode``: no autograd bookkeeping.
 """
 
@@ -48,7 +48,8 @@ def stream_pool() -> Optional[ThreadPoolExecutor]:
     """Threads that run :data:`CPU_STREAMS` passes at once, sharing the caller's torch threads; None on 1 thread.
 
     Each stream thread gets ``torch.get_num_threads() // CPU_STREAMS`` intra-op threads (torch keeps that
-    setting per thread), so the streams together use the cores the caller would.
+    setting per thread), so the streams together use the cores the caller would (rounded down: with an odd
+    count, one goes unused).
     """
     threads = torch.get_num_threads()  # also makes torch settle this thread's own count first
     if threads < CPU_STREAMS:
@@ -157,14 +158,17 @@ class BatchScorer:
     With ``freeze`` (CPU inputs only) the passes use the model's frozen copy (:func:`frozen_copy`: made on
     the first call, checked against the eager model, reused while the weights stay the same), else the
     eager model. ``chunk`` is the number of images per pass; by default, on CPU, :func:`images_per_pass`
-    of the input size, elsewhere the whole batch. The frozen copy's passes run :data:`CPU_STREAMS` at once
-    (:func:`stream_pool`), in equal chunks of at most about ``chunk`` images.
+    of the input size, elsewhere the whole batch. With ``streams`` the frozen copy's passes run
+    :data:`CPU_STREAMS` at once (:func:`stream_pool`), in equal chunks of at most about ``chunk`` images.
     """
 
-    def __init__(self, model: nn.Module, freeze: bool = True, chunk: Optional[int] = None) -> None:
+    def __init__(
+        self, model: nn.Module, freeze: bool = True, chunk: Optional[int] = None, streams: bool = True
+    ) -> None:
         self.model = model
         self.freeze = freeze
         self.chunk = chunk
+        self.streams = streams
         self.frozen: Optional[torch.jit.ScriptModule] = None
         self.checked = False
         self.device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
@@ -182,7 +186,7 @@ class BatchScorer:
                 self.checked = True
                 if self.freeze and batch.device.type == "cpu":
                     self.frozen = frozen_copy(self.model, batch[:2].contiguous())
-            pool = stream_pool() if self.frozen is not None else None
+            pool = stream_pool() if self.streams and self.frozen is not None else None
             if pool is None:
                 outputs = [self._pass(part) for part in torch.split(batch, chunk)]
             else:  # every frozen pass runs on a stream thread, so an image's scores never depend on its batch
