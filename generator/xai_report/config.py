@@ -200,11 +200,28 @@ def load_study(path: str | Path | None = None) -> Study:
         raise ConfigError(f"{file.name}: {exc}") from None
     study.base_dir = file.resolve().parent
     study.source_file = str(file)
+    resolve_paths(study)
     try:
         validate(study)
     except ConfigError as exc:
         raise ConfigError(f"{file.name}: {exc}") from None
     return study
+
+
+def resolve_paths(study: Study) -> None:
+    """Make every path of the config absolute (relative ones are relative to the study file), once, so that
+    no stage resolves a path itself."""
+    for spec in study.models.values():
+        if spec.file:
+            spec.file = str(study.path(spec.file))
+    att, dis = study.attribution, study.dissection
+    att.images = str(study.path(att.images))
+    dis.probe = [str(study.path(folder)) for folder in dis.probe]
+    dis.concepts = str(study.path(dis.concepts))
+    if dis.clip.file:
+        dis.clip.file = str(study.path(dis.clip.file))
+    if study.benchmarks:
+        study.benchmarks = str(study.path(study.benchmarks))
 
 
 def validate(study: Study) -> None:

@@ -1,40 +1,20 @@
-"""``build`` = every enabled stage, then the pages. Stages are a registry; each reads only the config and
-the artifact store and returns its section of ``results.json``."""
+"""``build`` = every enabled stage, then the pages. The pipeline is a list of :class:`~xai_report.stage.Stage`
+classes; each reads only the config and the artifact store and returns its section of ``results.json``."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
-from . import __version__
+from .attribution.stage import AttributionStage
 from .config import Study
-from .store import ArtifactStore, write_atomic
+from .dissect.stage import DissectionStage
+from .results import read_results, read_timings, study_header, write_results
+from .stage import Stage
+from .store import ArtifactStore
+from .text import printable
 
-RESULTS_FILE = "results.json"
-TIMINGS_FILE = "timings.json"
-
-
-def _run_attribution(study: Study, store: ArtifactStore):
-    from .attribution.stage import AttributionStage
-
-    stage = AttributionStage(study, store)
-    return stage.run(), stage.stats
-
-
-def _run_dissection(study: Study, store: ArtifactStore):
-    from .dissect.stage import DissectionStage
-
-    stage = DissectionStage(study, store)
-    return stage.run(), stage.stats
-
-
-STAGES: dict[str, tuple[Callable[[Study], bool], Callable]] = {
-    "attribution": (lambda s: s.attribution.enabled, _run_attribution),
-    "dissection": (lambda s: s.dissection.enabled, _run_dissection),
-}
+STAGES: list[type[Stage]] = [AttributionStage, DissectionStage]
 
 
 @dataclass
@@ -56,32 +36,9 @@ class BuildSummary:
 
 
 def _skip_line(skip: dict) -> str:
-    from .text import printable  # a non-UTF-8 file name must not break the terminal
-
+    # a non-UTF-8 file name must not break the terminal
     file, reason = printable(skip.get("file", "")), printable(skip.get("reason", ""))
     return reason if reason.startswith(f"{file}: ") else f"{file}: {reason}"
-
-
-def read_results(study: Study) -> dict:
-    path = study.output_path / RESULTS_FILE
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
-
-
-def read_timings(study: Study) -> dict:
-    path = study.output_path / TIMINGS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def study_header(study: Study) -> dict:
-    return {
-        "title": study.title,
-        "description": study.description,
-        "seed": study.seed,
-        "study_file": Path(study.source_file).name if study.source_file else "",
-        "xai_report_version": __version__,
-    }
 
 
 def run_stages(study: Study, only: list[str] | None = None) -> BuildSummary:
@@ -93,19 +50,20 @@ def run_stages(study: Study, only: list[str] | None = None) -> BuildSummary:
         results = read_results(study)
         timings = read_timings(study)
         results["study"] = study_header(study)
-        for name, (enabled, run) in STAGES.items():
-            if (only is not None and name not in only) or not enabled(study):
+        for stage_class in STAGES:
+            name = stage_class.name
+            if (only is not None and name not in only) or not stage_class.enabled(study):
                 if only is None:
                     results.pop(name, None)
                 continue
-            section, stats = run(study, store)
+            stage = stage_class(study, store)
+            section = stage.run()
             results[name] = section
-            timings[name] = {"stage_seconds": round(stats.seconds, 3), "items": stats.timings}
-            summary.computed += stats.computed
-            summary.reused += stats.reused
+            timings[name] = {"stage_seconds": round(stage.stats.seconds, 3), "items": stage.stats.timings}
+            summary.computed += stage.stats.computed
+            summary.reused += stage.stats.reused
             summary.skipped += len(section.get("skipped", []))
             summary.skipped_inputs += [_skip_line(s) for s in section.get("skipped", [])]
-        write_atomic(study.output_path / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=False) + "\n")
-        write_atomic(study.output_path / TIMINGS_FILE, json.dumps(timings, indent=2) + "\n")
+        write_results(study, results, timings)
     summary.seconds = time.perf_counter() - start
     return summary

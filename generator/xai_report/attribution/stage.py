@@ -21,6 +21,7 @@ from ..config import Study
 from ..data import PreparedImage, list_images, load_rgb, prepare, wnid_of
 from ..errors import BadInput, ConfigError
 from ..models import LoadedModel, load_model, pick_device, resolve_layer
+from ..stage import Stage
 from ..store import Artifact, ArtifactStore, bytes_sha256, content_key, write_atomic
 from . import compare, evaluate, overlays
 from .cams import compute_cam
@@ -65,8 +66,14 @@ def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-class AttributionStage:
+class AttributionStage(Stage):
     """Computes (or reuses) predictions, maps and overlays for every image of the study."""
+
+    name = "attribution"
+
+    @classmethod
+    def enabled(cls, study: Study) -> bool:
+        return study.attribution.enabled
 
     def __init__(self, study: Study, store: ArtifactStore, model: LoadedModel | None = None):
         self.study = study

@@ -43,6 +43,7 @@ from ..config import Study
 from ..data import list_images, load_rgb, prepare, read_concepts
 from ..errors import BadInput, ConfigError
 from ..models import LoadedClip, LoadedModel, load_clip, load_model, pick_device, resolve_layer
+from ..stage import Stage
 from ..store import Artifact, ArtifactStore, bytes_sha256, canonical_json, content_key, write_atomic
 from ..text import display_name
 from . import report, strips
@@ -109,8 +110,14 @@ def unique_slug(name: str, taken: set[str]) -> str:
     return slug
 
 
-class DissectionStage:
+class DissectionStage(Stage):
     """Computes (or reuses) CLIP-Dissect labels, strips and summaries for every dissected model."""
+
+    name = "dissection"
+
+    @classmethod
+    def enabled(cls, study: Study) -> bool:
+        return study.dissection.enabled
 
     def __init__(self, study: Study, store: ArtifactStore, models: dict[str, LoadedModel] | None = None,
                  clip: LoadedClip | None = None):

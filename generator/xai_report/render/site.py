@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from ..config import Study
 from ..paths import REPO_ROOT, TEMPLATES_DIR
-from ..pipeline import read_results, read_timings
+from ..results import RESULTS_FILE, read_results, read_timings
 from ..store import write_atomic
 from . import plots
 from .benchmarks import load_runs
@@ -198,7 +198,6 @@ def _benchmark_runs(study: Study) -> list[dict]:
 
 def _figures_key(study: Study) -> str:
     from .. import __version__
-    from ..pipeline import RESULTS_FILE
     from ..store import bytes_sha256
 
     return bytes_sha256((study.output_path / RESULTS_FILE).read_bytes() + __version__.encode())
