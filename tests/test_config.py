@@ -1,9 +1,14 @@
 """The study config: every mistake is one line naming the key and what is allowed."""
 
+from pathlib import Path
+
 import pytest
+import torch
+import torchvision
 
 from xai_report.config import load_study
 from xai_report.errors import ConfigError
+from xai_report.models import load_model
 from xai_report.paths import STUDIES_DIR
 
 from conftest import write_study
@@ -79,4 +84,76 @@ def test_benchmarks_folder_must_exist(tmp_path, image_folder):
     with pytest.raises(ConfigError, match="benchmarks: folder .*no-such-dir does not exist; fix the path or remove"):
         load_study(study)
     (tmp_path / "no-such-dir").mkdir()
-    assert load_study(study).benchmarks == "no-such-dir"
+    assert load_study(study).benchmarks == str(tmp_path / "no-such-dir")  # made absolute at load
+
+
+def test_preprocess_table_reaches_the_loader(tmp_path, image_folder):
+    """The bug of issue 12: load_local read ``preprocess`` but the config refused the key."""
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "w.pth")
+    (tmp_path / "classes.txt").write_text("\n".join(f"c{i}" for i in range(1000)) + "\n")
+    model = ('[models.m]\nsource = "local"\narch = "resnet18"\nfile = "w.pth"\nclass_names = "classes.txt"\n'
+             '[models.m.preprocess]\nresize = 232\ncrop = 224\nmean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 1]\n'
+             'interpolation = "bilinear"\n')
+    study = load_study(write_study(tmp_path, image_folder, model=model, layer="layer4"))
+    spec = study.models["m"].loader_spec()
+    assert spec["preprocess"] == {"resize": 232, "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 1.0],
+                                  "interpolation": "bilinear"}
+    assert spec["class_names"] == str(tmp_path / "classes.txt")  # paths are absolute after loading
+    loaded = load_model(spec)
+    assert loaded.preprocess.resize == 232 and loaded.preprocess.std == (0.229, 0.224, 1.0)
+    assert loaded.class_names[999] == "c999"
+    spec = load_study(write_study(tmp_path, image_folder,
+                                  model='[models.m]\nsource = "local"\narch = "resnet18"\nfile = "w.pth"\n')).models["m"]
+    assert spec.preprocess is None and "preprocess" not in spec.loader_spec()
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("size = 3", "unknown key models.m.preprocess.size; allowed: resize, crop, mean, std, interpolation"),
+        ("resize = [224, 224, 3]", "models.m.preprocess.resize: [224, 224, 3]; allowed: a side length >= 1"),
+        ("resize = 0", "models.m.preprocess.resize: 0; allowed"),
+        ('resize = "big"', "models.m.preprocess.resize: expected int or list of int, found str 'big'"),
+        ("crop = -1", "models.m.preprocess.crop: -1; allowed: a side length >= 1, or 0 for no crop"),
+        ("crop = true", "models.m.preprocess.crop: expected int, found bool True"),
+        ("mean = [0.5, 0.5]", "models.m.preprocess.mean: 2 values; give one per channel"),
+        ('mean = ["a", 0.5, 0.5]', "models.m.preprocess.mean[0]: expected float, found str 'a'"),
+        ("std = [0.5, 0, 0.5]", "models.m.preprocess.std: [0.5, 0.0, 0.5]; every value must be above 0"),
+        ('interpolation = "cubic"', "models.m.preprocess.interpolation: unknown 'cubic'; allowed: nearest"),
+    ],
+)
+def test_preprocess_mistakes(tmp_path, image_folder, table, message):
+    study = write_study(tmp_path, image_folder, model=f'[models.m]\nsource = "packaged"\n[models.m.preprocess]\n{table}\n')
+    with pytest.raises(ConfigError) as err:
+        load_study(study)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ('source = "torchvision"\nname = "resnet18"\nfile = "nope.pth"', "models.m.file: .*nope.pth does not exist"),
+        ('source = "packaged"\nfile = "nope.pth"', "models.m.file: not used by source = \"packaged\""),
+        ('source = "local"\narch = "resnet18"\nfile = "w.pth"\nclass_names = "nope.txt"',
+         "models.m.class_names: file .*nope.txt does not exist"),
+        ('name = "resnet18"', "models.m.source: required"),
+        ('source = "packaged"\npreprocess = 3', "models.m.preprocess: expected a table, found int"),
+    ],
+)
+def test_model_file_mistakes(tmp_path, image_folder, model, message):
+    (tmp_path / "w.pth").write_bytes(b"")
+    study = write_study(tmp_path, image_folder, model=f"[models.m]\n{model}\n", layer="layer4")
+    with pytest.raises(ConfigError, match=message):
+        load_study(study)
+
+
+def test_study_is_mutable_and_internal_fields_are_not_keys(tmp_path, image_folder):
+    study = load_study(write_study(tmp_path, image_folder))
+    study.offline, study.device = False, "cpu"  # what the command line's --online/--device do
+    assert study.base_dir == tmp_path.resolve() and study.source_file.endswith("study.toml")
+    assert study.path("/abs/x") == Path("/abs/x") and study.path("rel") == tmp_path.resolve() / "rel"
+    path = write_study(tmp_path, image_folder)
+    path.write_text('base_dir = "/"\n' + path.read_text())
+    with pytest.raises(ConfigError, match="unknown key base_dir; allowed: title, "):
+        load_study(path)

@@ -87,3 +87,80 @@ def test_clip_weights_offline_error_names_source_and_cache():
     assert "huggingface.co/timm/vit_base_patch16_clip_224.openai" in msg and "dissection.clip.file" in msg
     with pytest.raises(ConfigError, match="'imaginary' is not a tag of ViT-B-16"):
         load_clip("ViT-B-16", "imaginary", offline=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# a study's preprocess table, and torchvision architectures with weights from a local file
+
+IMAGENET1K_V2 = {"resize": 232, "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                 "interpolation": "bilinear"}
+
+
+def _weights_file(tmp_path, arch="resnet18", num_classes=1000, name="w.pth"):
+    torch.manual_seed(0)
+    net = torchvision.models.get_model(arch, num_classes=num_classes).eval()
+    path = tmp_path / name
+    torch.save(net.state_dict(), path)
+    return net, path
+
+
+def test_local_file_keeps_torchvision_preprocessing(tmp_path):
+    """A ResNet50 read from a local file can be fed exactly as torchvision's IMAGENET1K_V2 weights are."""
+    _, path = _weights_file(tmp_path)
+    plain = load_model({"source": "local", "arch": "resnet18", "file": str(path)})
+    assert plain.preprocess.to_dict() == {"resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406],
+                                          "std": [0.229, 0.224, 0.225], "interpolation": "bilinear"}
+    tuned = load_model({"source": "local", "arch": "resnet18", "file": str(path), "preprocess": IMAGENET1K_V2})
+    tf = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()
+    assert tuned.preprocess.to_dict() == {"resize": tf.resize_size[0], "crop": tf.crop_size[0], "mean": list(tf.mean),
+                                          "std": list(tf.std), "interpolation": tf.interpolation.value}
+    assert tuned.weights_id == plain.weights_id  # the cache keys carry the preprocessing next to the weights
+
+
+def test_preprocess_table_changes_only_its_keys_for_every_source(tmp_path, effnet):
+    packaged = load_model({"source": "packaged", "preprocess": {"resize": [240, 260], "crop": 0}}, offline=True)
+    assert packaged.preprocess.resize == (240, 260) and packaged.preprocess.crop is None
+    assert packaged.preprocess.input_size == (240, 260)
+    assert packaged.preprocess.mean == effnet.preprocess.mean and packaged.preprocess.std == effnet.preprocess.std
+    _, path = _weights_file(tmp_path, num_classes=365, name="p.pth")
+    places = load_model({"source": "places365", "arch": "resnet18", "file": str(path),
+                         "preprocess": {"interpolation": "bicubic", "std": [0.5, 0.5, 0.5]}}, offline=True)
+    assert places.preprocess.interpolation == "bicubic" and places.preprocess.std == (0.5, 0.5, 0.5)
+    assert places.preprocess.resize == (224, 224) and places.preprocess.mean == (0.485, 0.456, 0.406)
+
+
+def test_torchvision_source_with_a_local_file(tmp_path):
+    """Weights from the file; preprocessing, class names and wnids from the weights enum; no download."""
+    net, path = _weights_file(tmp_path)
+    loaded = load_model({"source": "torchvision", "name": "resnet18", "weights": "IMAGENET1K_V1", "file": str(path)},
+                        offline=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), net(x))
+    assert loaded.weights_id.startswith("torchvision:resnet18:IMAGENET1K_V1:file:")
+    assert loaded.preprocess.resize == 256 and loaded.preprocess.crop == 224
+    assert loaded.class_names[1] == "goldfish" and loaded.wnids[1] == "n01443537"
+    other = tmp_path / "other.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), other)
+    assert load_model({"source": "torchvision", "name": "resnet18", "file": str(other)}).weights_id != loaded.weights_id
+    with pytest.raises(WeightsUnavailable, match="missing.pth does not exist"):
+        load_model({"source": "torchvision", "name": "resnet18", "file": str(tmp_path / "missing.pth")})
+
+
+def test_places365_own_file_is_identified_by_its_bytes(tmp_path):
+    """Two different files under CSAIL's name must not share cache keys."""
+    ids = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        folder = tmp_path / str(seed)
+        folder.mkdir()
+        torch.save(torchvision.models.resnet18(num_classes=365).state_dict(), folder / "resnet18_places365.pth.tar")
+        ids.append(load_model({"source": "places365", "file": str(folder / "resnet18_places365.pth.tar")}).weights_id)
+    assert ids[0] != ids[1] and all(i.startswith("places365:resnet18:resnet18_places365.pth.tar:") for i in ids)
+
+
+def test_models_package_keeps_its_public_names():
+    import xai_report.models as models
+
+    for name in models.__all__:
+        assert hasattr(models, name), name

@@ -1,0 +1,70 @@
+"""The study config: one TOML file -> typed, validated objects.
+
+Every check runs before any compute starts, and every failure is one line naming the key, what was
+found and what is allowed. Relative paths resolve against the folder of the study file, once, at load.
+
+* :mod:`.schema`: the tables (pydantic v2 models, unknown keys and loose types refused);
+* :mod:`.messages`: pydantic's errors as our one-line messages;
+* :mod:`.checks`: :func:`validate`, the checks that need more than types (references, files, registries).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from ..paths import STUDIES_DIR
+from .checks import validate
+from .messages import one_line
+from .schema import (AttributionConfig, ClipSpec, DissectionConfig, LimeParams, ModelSpec, PreprocessSpec,
+                     Study)
+
+__all__ = ["DEFAULT_STUDY", "AttributionConfig", "ClipSpec", "DissectionConfig", "LimeParams", "ModelSpec",
+           "PreprocessSpec", "Study", "load_study", "resolve_paths", "validate"]
+
+DEFAULT_STUDY = STUDIES_DIR / "default.toml"
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read and validate a study file (the built-in default study when ``path`` is None)."""
+    file = Path(path) if path is not None else DEFAULT_STUDY
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: study file not found; pass an existing file to --study") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML ({exc}); fix the syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text; save the study file as UTF-8") from None
+    try:
+        study = Study.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{file.name}: {one_line(exc, raw)}") from None
+    study.set_source(file)
+    resolve_paths(study)
+    try:
+        validate(study)
+    except ConfigError as exc:
+        raise ConfigError(f"{file.name}: {exc}") from None
+    return study
+
+
+def resolve_paths(study: Study) -> None:
+    """Make every path of the config absolute (relative ones are relative to the study file), once, so that
+    no stage resolves a path itself."""
+    for spec in study.models.values():
+        if spec.file:
+            spec.file = str(study.path(spec.file))
+        if spec.class_names:
+            spec.class_names = str(study.path(spec.class_names))
+    att, dis = study.attribution, study.dissection
+    att.images = str(study.path(att.images))
+    dis.probe = [str(study.path(folder)) for folder in dis.probe]
+    dis.concepts = str(study.path(dis.concepts))
+    if dis.clip.file:
+        dis.clip.file = str(study.path(dis.clip.file))
+    if study.benchmarks:
+        study.benchmarks = str(study.path(study.benchmarks))

@@ -1,0 +1,138 @@
+"""The study file's tables as pydantic v2 models.
+
+``extra="forbid"`` makes an unknown key an error and ``strict=True`` takes types as TOML gives them: a bool is
+not an int, a string is not a number; an int is accepted where a float is expected (pydantic's strict mode
+allows that one widening). Paths are plain strings here; ``load_study`` makes them absolute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class _Table(BaseModel):
+    """A table of the study file: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PreprocessSpec(_Table):
+    """Replaces keys of a model's own preprocessing (``models.preprocess.Preprocess``); unset keys keep it."""
+
+    resize: Union[int, list[int], None] = None
+    """Shorter side in pixels, or ``[height, width]``."""
+    crop: Optional[int] = None
+    """Centre-crop side in pixels; 0 means no crop."""
+    mean: Optional[list[float]] = None
+    std: Optional[list[float]] = None
+    interpolation: Optional[str] = None
+    """A torchvision ``InterpolationMode`` value: bilinear, bicubic, nearest, ..."""
+
+
+class ModelSpec(_Table):
+    """A classifier; ``source`` picks the loader in ``models.MODEL_SOURCES``."""
+
+    source: str
+    name: str = ""
+    weights: str = "DEFAULT"
+    arch: str = ""
+    file: str = ""
+    class_names: str = ""
+    label: str = ""
+    """Human-readable name for pages; defaults to the model key."""
+    preprocess: Optional[PreprocessSpec] = None
+
+    def loader_spec(self) -> dict:
+        """The spec as the loaders take it: keys left empty are dropped."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if v != ""}
+
+
+class LimeParams(_Table):
+    """LIME (Ribeiro et al., KDD 2016) with the ``lime`` package's image explainer."""
+
+    num_samples: int = 1000
+    num_features: int = 5
+    batch_size: int = 100
+    kernel_size: float = 4.0
+    max_dist: float = 200.0
+    ratio: float = 0.2
+
+
+class AttributionConfig(_Table):
+    enabled: bool = True
+    model: str = ""
+    images: str = "data/images"
+    layer: str = "layer4[-1]"
+    target: Union[str, int] = "predicted"
+    methods: list[str] = Field(default_factory=lambda: ["gradcam", "ablationcam", "scorecam", "lime"])
+    batch_size: int = 32
+    lime: LimeParams = Field(default_factory=LimeParams)
+    metrics: bool = True
+    deletion_steps: int = 20
+
+
+class ClipSpec(_Table):
+    arch: str = "ViT-B-16"
+    pretrained: str = "openai"
+    file: str = ""
+
+
+class DissectionConfig(_Table):
+    enabled: bool = False
+    models: list[str] = Field(default_factory=list)
+    layers: list[str] = Field(default_factory=lambda: ["layer3", "layer4", "fc"])
+    probe: list[str] = Field(default_factory=lambda: ["data/probe/imagenet-samples", "data/probe/scenes"])
+    concepts: str = "data/concepts/20k.txt"
+    pool: str = "mean"
+    top_k: int = 100
+    batch_size: int = 64
+    strip_images: int = 5
+    clip: ClipSpec = Field(default_factory=ClipSpec)
+
+
+class Study(_Table):
+    title: str = "xai-report study"
+    description: str = ""
+    seed: int = 0
+    device: str = "auto"
+    offline: bool = False
+    output_dir: str = "output/default"
+    site_dir: str = "site_src"
+    benchmarks: str = ""
+    """Folder of ``benchmarks/bench.py --json`` results shown on the methodology page (optional)."""
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    dissection: DissectionConfig = Field(default_factory=DissectionConfig)
+    # Set by load_study, never read from the file (private attributes are not keys).
+    _base_dir: Path = PrivateAttr(default=Path("."))
+    _source_file: str = PrivateAttr(default="")
+
+    @property
+    def base_dir(self) -> Path:
+        """The study file's folder: relative paths in the file are relative to it."""
+        return self._base_dir
+
+    @property
+    def source_file(self) -> str:
+        return self._source_file
+
+    def set_source(self, file: Path) -> None:
+        """Record the file the study was read from; its folder is what relative paths are relative to."""
+        self._base_dir = file.resolve().parent
+        self._source_file = str(file)
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the config against the study file's folder (an absolute one is returned as is)."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self._base_dir / p).resolve()
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.output_dir)
+
+    @property
+    def site_path(self) -> Path:
+        return self.path(self.site_dir)
