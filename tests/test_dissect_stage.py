@@ -24,6 +24,7 @@ from xai_report.config import load_study
 from xai_report.dissect.stage import DissectionStage
 from xai_report.models import LoadedClip, LoadedModel, Preprocess
 from xai_report.paths import DATA_DIR, REPO_ROOT
+from xai_report.render.dissection_text import claims, headlines
 from xai_report.render.site import render_site
 
 PROBE_SOURCE = DATA_DIR / "probe" / "imagenet-samples"
@@ -122,13 +123,15 @@ def built(workspace):
     clip, models = tiny_clip(), injected()
     stages = []
 
-    def run(study, store):
-        stage = DissectionStage(study, store, models=models, clip=clip)
-        stages.append(stage)
-        return stage.run(), stage.stats
+    class Injected(DissectionStage):
+        """The stage as the pipeline constructs it, ``cls(study, store)``, with the tiny models injected."""
+
+        def __init__(self, study, store):
+            super().__init__(study, store, models=models, clip=clip)
+            stages.append(self)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(pipeline.STAGES, "dissection", (lambda s: s.dissection.enabled, run))
+        mp.setattr(pipeline, "STAGES", [Injected])
         study = load_study(study_file)
         first = pipeline.run_stages(study)
         first_results = (root / "out" / "results.json").read_bytes()
@@ -174,8 +177,10 @@ def test_summaries_count_the_real_neurons(built):
         assert m["layers"][0]["importance_kind"] == "activation x score"
     comp = section["comparisons"][0]
     assert (comp["a"], comp["b"], comp["n"]) == ("imnet", "places", 50)
-    assert section["claims"]["any_claim"] and section["claims"]["overlap"]["claimed"] == "38.0%"
-    assert any("self-check" in line for line in section["headlines"])
+    assert "claims" not in section and "headlines" not in section  # sentences are made in render
+    claimed = claims(section)
+    assert claimed["any_claim"] and claimed["overlap"]["claimed"] == "38.0%"
+    assert any("self-check" in line for line in headlines(section))
 
 
 def test_csvs_have_the_reference_columns_and_one_row_per_neuron(built):
@@ -227,6 +232,41 @@ def test_changed_image_recomputes_only_its_own(built, tmp_path):
     assert kinds["dissect_strip"] < sum(m["summary"]["neurons"] for m in built["section"]["models"])
 
 
+def _rebuilt_kinds(built, tmp_path) -> Counter:
+    """Run the stage on a copy of the built store; the kinds of the artifacts it computes."""
+    study = load_study(built["root"] / "study.toml")
+    study.output_dir = str(tmp_path / "out")
+    shutil.copytree(built["root"] / "out" / "store", tmp_path / "out" / "store")
+    store = pipeline.ArtifactStore(study.output_path / "store")
+    kinds = Counter()
+    put = store.put
+    store.put = lambda key, meta, files=None: (kinds.update([meta["kind"]]), put(key, meta, files))[1]
+    DissectionStage(study, store, models=built["models"], clip=built["clip"]).run()
+    return kinds
+
+
+@pytest.mark.parametrize("changed, recomputed", [
+    ("xai_report.dissect.labelling", {"dissect_labels": 2 * 3 + 2}),
+    ("xai_report.dissect.strips", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
+    ("xai_report.dissect.clip_text", {"clip_image": 12, "clip_text": 4, "dissect_labels": 2 * 3 + 2}),
+    ("pillow", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
+    ("open_clip_torch", {"clip_image": 12, "clip_text": 4, "dissect_labels": 2 * 3 + 2}),
+])
+def test_a_code_or_library_change_recomputes_what_depends_on_it(built, tmp_path, monkeypatch, changed, recomputed):
+    """An edited module (its fingerprint) or an upgraded library (its version) gives new keys to the artifacts
+    made with it, and to the labels computed from them; everything else is reused."""
+    from xai_report import fingerprint
+
+    if changed.startswith("xai_report."):
+        real = fingerprint.module_fingerprint
+        monkeypatch.setattr(fingerprint, "module_fingerprint",
+                            lambda m: "edited" if (m if isinstance(m, str) else m.__name__) == changed else real(m))
+    else:
+        real_version = fingerprint.library_version
+        monkeypatch.setattr(fingerprint, "library_version", lambda d: "99.0" if d == changed else real_version(d))
+    assert dict(_rebuilt_kinds(built, tmp_path)) == recomputed
+
+
 def test_pages_render_escaped_and_mkdocs_strict_passes(built):
     root = built["root"]
     site = root / "site_src"
@@ -254,3 +294,15 @@ def test_default_study_fails_offline_in_one_line():
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert "missing" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_render_makes_the_sentences_from_the_numbers(built):
+    """Claims and headlines come from render; a model the study did not dissect gets "not claimed"."""
+    section = built["section"]
+    assert claims(None) is None and headlines(None) == []
+    other = {**section, "models": [{**m, "weights_id": "test:other"} for m in section["models"]]}
+    table = claims(other)
+    assert not table["any_claim"] and table["overlap"] is None
+    assert {cell["claimed"] for row in table["rows"] for cell in row["models"].values()} == {"not claimed"}
+    total = sum(m["summary"]["neurons"] for m in section["models"])
+    assert headlines(section)[0].startswith(f"Dissection: {total} neurons of 2 model(s)")

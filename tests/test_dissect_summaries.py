@@ -1,29 +1,22 @@
-"""Study summaries on hand-built per-neuron tables, with the expected numbers worked out by hand."""
+"""Summaries, categories, importance and the null threshold on hand-built per-neuron tables, with the expected
+numbers worked out by hand."""
 
 import math
 
 import pytest
 import torch
 
+from xai_report.dissect.categories import DEFAULT_CATEGORIES, categorise, category_counts
+from xai_report.dissect.importance import activation_importance, fc_importance
+from xai_report.dissect.null import null_threshold
 from xai_report.dissect.summaries import (
-    DEFAULT_CATEGORIES,
-    activation_importance,
-    categorise,
-    category_counts,
     concept_counts,
     concept_overlap,
     count_histogram,
-    distinct_concepts,
     diversity,
-    fc_importance,
     neuron_counts,
-    null_threshold,
-    rank_neurons,
     redundancy,
-    semantic_share,
     summarise,
-    top_concept,
-    top_concepts,
 )
 from xai_report.dissect.wpmi import soft_wpmi
 
@@ -49,20 +42,10 @@ B = table({"layer4": ["tree", "dog", "bird", "tree", "bird", "dog", "tree", "car
 
 def test_counts():
     assert neuron_counts(A) == {"layer1": 6, "layer2": 4}
-    assert distinct_concepts(A) == 5
     assert concept_counts(A) == [("dog", 3), ("cat", 2), ("sky", 2), ("tree", 2), ("car", 1)]
-    assert top_concept(A) == ("dog", 3)
-    assert top_concept([]) is None
-    assert count_histogram(A) == {1: 1, 2: 3, 3: 1}
-    assert count_histogram(B) == {1: 1, 2: 2, 3: 1}
-
-
-def test_semantic_share_global_and_per_layer_threshold():
-    # sims >= 0.5: layer1 0.9, 0.5, 0.6; layer2 3.0, 1.0, 2.5 -> 6 of 10
-    assert semantic_share(A, 0.5) == (6, 10, 0.6)
-    # layer1 >= 0.45: 0.9, 0.5, 0.6 ; layer2 >= 2.0: 3.0, 2.5 -> 5 of 10
-    assert semantic_share(A, {"layer1": 0.45, "layer2": 2.0}) == (5, 10, 0.5)
-    assert semantic_share([], 0.0) == (0, 0, 0.0)
+    assert concept_counts([]) == []
+    assert count_histogram(concept_counts(A)) == {1: 1, 2: 3, 3: 1}
+    assert count_histogram(concept_counts(B)) == {1: 1, 2: 2, 3: 1}
 
 
 def test_redundancy_within_layer_and_across_model():
@@ -78,37 +61,38 @@ def test_redundancy_within_layer_and_across_model():
 
 
 def test_diversity_entropy():
-    d = diversity(A)
+    d = diversity(concept_counts(A))
     # p = 0.3, 0.2, 0.2, 0.2, 0.1
     h = 0.3 * math.log2(1 / 0.3) + 3 * 0.2 * math.log2(5) + 0.1 * math.log2(10)
     assert d.entropy_bits == pytest.approx(h)
     assert h == pytest.approx(2.2464393, abs=1e-6)
     assert d.normalised == pytest.approx(h / math.log2(10))
     assert d.evenness == pytest.approx(h / math.log2(5))
-    all_distinct = diversity(table({"l": ["a", "b", "c", "d"]}))
+    all_distinct = diversity(concept_counts(table({"l": ["a", "b", "c", "d"]})))
     assert (all_distinct.entropy_bits, all_distinct.normalised, all_distinct.evenness) == pytest.approx((2, 1, 1))
-    same = diversity(table({"l": ["a", "a", "a"]}))
+    same = diversity(concept_counts(table({"l": ["a", "a", "a"]})))
     assert (same.entropy_bits, same.normalised, same.evenness) == (0.0, 0.0, 0.0)
 
 
 def test_cross_model_overlap():
     # top-3 of A: dog(3), then cat/sky/tree tie at 2 -> by name cat, sky; top-3 of B: tree(3), bird, dog (2 each)
-    assert top_concepts(A, 3) == ["dog", "cat", "sky"]
-    assert top_concepts(B, 3) == ["tree", "bird", "dog"]
-    ov = concept_overlap(A, B, n=3)
+    a, b = concept_counts(A), concept_counts(B)
+    ov = concept_overlap(a, b, n=3)
+    assert ov.top_a == ["dog", "cat", "sky"]
+    assert ov.top_b == ["tree", "bird", "dog"]
     assert ov.shared == ["dog"]
     assert ov.overlap == pytest.approx(1 / 3)
     assert ov.jaccard == pytest.approx(1 / 5)  # union: dog cat sky tree bird
     assert ov.only_a == ["cat", "sky"]  # all labels of A missing from B
     assert ov.only_b == ["bird"]
-    ov50 = concept_overlap(A, B)  # fewer than 50 labels: all of them, still divided by 50
+    ov50 = concept_overlap(a, b)  # fewer than 50 labels: all of them, still divided by 50
     assert ov50.shared == ["car", "dog", "tree"]
     assert ov50.overlap == pytest.approx(3 / 50)
     assert ov50.jaccard == pytest.approx(3 / 6)
-    assert concept_overlap(A, A).jaccard == 1.0
+    assert concept_overlap(a, a).jaccard == 1.0
 
 
-def test_importance_definitions_and_ranking():
+def test_importance_definitions():
     acts = torch.tensor([[1.0, -2.0, 0.0], [3.0, 0.0, 0.0]])  # mean |a| = 2, 1, 0
     w = torch.tensor([[3.0, 0.0, 1.0], [4.0, 1.0, 1.0]])  # column norms 5, 1, sqrt 2
     torch.testing.assert_close(fc_importance(acts, w), torch.tensor([10.0, 1.0, 0.0]))
@@ -116,14 +100,6 @@ def test_importance_definitions_and_ranking():
     torch.testing.assert_close(activation_importance(acts, sims), torch.tensor([0.4, 0.0, 0.0]))
     with pytest.raises(ValueError):
         fc_importance(acts, w[:, :2])
-
-    rows = table({"l1": ["a", "b"], "l2": ["c"]})
-    imp = {("l1", 0): 1.0, ("l1", 1): 5.0, ("l2", 0): 1.0}
-    ranked = rank_neurons(rows, imp)
-    assert [(r["layer"], r["unit"], r["rank"]) for r in ranked] == [("l1", 1, 1), ("l1", 0, 2), ("l2", 0, 3)]
-    assert ranked[0]["importance"] == 5.0 and ranked[0]["label"] == "b"
-    assert len(rank_neurons(rows, imp, top=2)) == 2
-    assert len(rank_neurons(rows, {("l2", 0): 1.0})) == 1
 
 
 def test_categorise_and_category_counts():
@@ -142,14 +118,17 @@ def test_categorise_and_category_counts():
 
 
 def test_summarise_bundles_the_numbers():
-    s = summarise(A, threshold=0.5, top_n=2)
+    s = summarise(A, top_n=2)
     assert s["neurons"] == 10 and s["neurons_per_layer"] == {"layer1": 6, "layer2": 4}
     assert s["distinct_concepts"] == 5
     assert s["top_concept"] == {"label": "dog", "neurons": 3}
     assert s["top_concepts"] == [{"label": "dog", "neurons": 3}, {"label": "cat", "neurons": 2}]
+    assert s["count_histogram"] == {1: 1, 2: 3, 3: 1}
     assert s["redundancy"] == {"groups": 3, "neurons": 7, "largest_label": "dog", "largest_size": 3}
-    assert s["semantic"]["labelled"] == 6 and s["semantic"]["share"] == 0.6
-    assert "semantic" not in summarise(A)
+    assert s["diversity"]["entropy_bits"] == pytest.approx(2.2464393, abs=1e-6)
+    assert summarise(A, top_n=2, counts=concept_counts(A)) == s
+    empty = summarise([])
+    assert empty["neurons"] == 0 and empty["top_concept"] is None and empty["distinct_concepts"] == 0
 
 
 def synthetic_layer(seed, n_images=1500, n_concepts=120, n_neurons=40, planted=True):

@@ -175,8 +175,6 @@ def test_label_neurons_top_k_and_ties():
     assert labels[0].top_scores == pytest.approx([0.9, 0.9, 0.5])
     assert labels[1].label == "a" and labels[1].similarity == pytest.approx(2.0)
     assert labels[1].top_concepts == ["a", "d", "c"]
-    row = labels[1].to_row("layer4")
-    assert row["layer"] == "layer4" and row["unit"] == 1 and row["label"] == "a"
     assert len(label_neurons(scores, ["a", "b", "c", "d"], k=10)[0].top_concepts) == 4
     with pytest.raises(ValueError):
         label_neurons(scores, ["a", "b"])

@@ -1,27 +1,15 @@
-"""CLIP-Dissect (Oikarinen & Weng, ICLR 2023): label each neuron with the concept its top images show."""
+"""CLIP-Dissect (Oikarinen & Weng, ICLR 2023): label each neuron with the concept its top images show.
+
+The algorithms, importable without the stage: activations, CLIP features, soft-WPMI labels, the null
+threshold, importance, categories and the summaries' counts. :mod:`.stage` runs them over a study.
+"""
 
 from .activations import activation_maps, collect_activations, pool_output
+from .categories import DEFAULT_CATEGORIES, categorise, category_counts
 from .clip_text import encode_concepts, encode_images
-from .summaries import (
-    DEFAULT_CATEGORIES,
-    activation_importance,
-    categorise,
-    category_counts,
-    concept_counts,
-    concept_overlap,
-    count_histogram,
-    distinct_concepts,
-    diversity,
-    fc_importance,
-    neuron_counts,
-    null_threshold,
-    rank_neurons,
-    redundancy,
-    semantic_share,
-    summarise,
-    top_concept,
-    top_concepts,
-)
+from .importance import activation_importance, fc_importance
+from .null import null_threshold
+from .summaries import concept_counts, concept_overlap, count_histogram, diversity, neuron_counts, redundancy, summarise
 from .wpmi import (
     NeuronLabel,
     clip_similarity,
@@ -45,7 +33,6 @@ __all__ = [
     "concept_overlap",
     "constant_neurons",
     "count_histogram",
-    "distinct_concepts",
     "diversity",
     "encode_concepts",
     "encode_images",
@@ -55,12 +42,8 @@ __all__ = [
     "null_threshold",
     "peak_work_bytes",
     "pool_output",
-    "rank_neurons",
     "redundancy",
-    "semantic_share",
     "soft_wpmi",
     "soft_wpmi_features",
     "summarise",
-    "top_concept",
-    "top_concepts",
 ]

@@ -109,19 +109,20 @@ def activation_maps(
     image_tensor_batch: torch.Tensor,
     units: Sequence[int],
     size: tuple[int, int] | None = None,
+    device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Spatial maps of chosen units: float32 CPU tensor (images, len(units), h, w).
 
     ``maps[i, j] = out[i, units[j]]``, the raw feature map of the layer (a conv output N x C x h x w).
     With ``size=(H, W)`` the maps are bilinearly upsampled to the image size, for overlays on the
     probing images; the values are not rescaled, so maps of one unit stay comparable across images.
+    ``model`` must already be on ``device``.
     """
-    device = next(model.parameters()).device
     store: dict[str, list[torch.Tensor]] = {layer_name: []}
     index = torch.as_tensor(list(units), dtype=torch.long)
     model.eval()
     with _hooks(model, [layer_name], store, lambda out: out):
-        model(image_tensor_batch.to(device))
+        model(image_tensor_batch.to(torch.device(device)))
     out = store[layer_name][0]
     if out.ndim != 4:
         raise ValueError(f"layer {layer_name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")

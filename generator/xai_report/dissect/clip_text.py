@@ -28,6 +28,8 @@ from ..data import load_rgb
 TRUNCATION_CHECK_CONCEPTS = 8
 """How many concepts are also encoded on the full context to check, at run time, that truncation is exact."""
 TRUNCATION_MIN_COSINE = 0.9999
+LIBRARIES = ("open_clip_torch", "timm")
+"""The libraries CLIP features come from (open_clip, and timm for its timm vision towers): part of their cache keys."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,6 @@ def encode_tokens_truncated(tower: _CausalTextTower, tokens: torch.Tensor) -> to
     elif tower.text_projection is not None:
         x = x @ tower.text_projection
     return x
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _check_truncation(clip_model: nn.Module, tower: _CausalTextTower, tokens: torch.Tensor) -> bool:

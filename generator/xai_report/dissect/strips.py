@@ -13,16 +13,25 @@ here the scale is the unit's largest activation over the images of its own strip
 * the region where ``m >= OUTLINE_LEVEL`` (half the unit's strip maximum) is outlined.
 
 Maps of one unit share one scale, so a weaker response on the fifth image shows as a dimmer, smaller region.
-Layers without a spatial map (``fc``) get plain thumbnails.
+Layers without a spatial map (``fc``) get plain thumbnails. :func:`draw_strips` draws the strips of many
+neurons in one pass over the images they show.
 """
 
 from __future__ import annotations
 
 import io
+import time
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
+
+from ..data import load_rgb, prepare
+from ..models import LoadedModel
+from .activations import activation_maps
 
 THUMB = 72
 """Thumbnail side in pixels: five side by side fit a table column."""
@@ -36,6 +45,9 @@ JPEG_QUALITY = 85
 PARAMS = {"thumb": THUMB, "gap": GAP, "quiet": QUIET, "outline_level": OUTLINE_LEVEL, "outline_rgb": OUTLINE_RGB,
           "quality": JPEG_QUALITY}
 """Everything that changes a strip's pixels (part of its cache key)."""
+CODE = (__name__, "xai_report.dissect.activations", "xai_report.data")
+"""The code a strip comes from (part of its cache key); Pillow resizes and encodes it."""
+LIBRARIES = ("pillow",)
 
 
 def thumbnail(rgb: np.ndarray, size: int = THUMB) -> np.ndarray:
@@ -90,3 +102,43 @@ def strip_jpeg(thumbs: list[np.ndarray], maps: torch.Tensor | None) -> bytes:
     heat = heat_maps(upsample(maps)) if maps is not None else None
     tiles = thumbs if heat is None else [overlay(t, h) for t, h in zip(thumbs, heat)]
     return compose(list(tiles))
+
+
+def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], rows: Sequence[dict], batch_size: int,
+                device: torch.device, desc: str) -> tuple[dict[tuple[str, int], bytes], float]:
+    """The strips of ``rows`` (neurons with ``layer``, ``unit`` and ``top_images``, indices into ``paths``),
+    drawn in one pass over the images they show: each image is decoded once, and one forward pass per batch
+    gives the maps of every wanted unit of the ``spatial`` layers. Returns ``{(layer, unit): JPEG}`` and the
+    seconds per strip (the pass's time, shared out)."""
+    wanted: dict[tuple[str, int], list[int]] = {}  # (layer, image) -> units whose strip shows the image
+    for r in rows:
+        for i in r["top_images"]:
+            wanted.setdefault((r["layer"], i), []).append(r["unit"])
+    needed = sorted({i for r in rows for i in r["top_images"]})
+    thumbs, maps = {}, {}
+    start = time.perf_counter()
+    batches = [needed[s:s + batch_size] for s in range(0, len(needed), batch_size)]
+    for batch in tqdm(batches, desc=desc, disable=None):
+        prepared = [prepare(load_rgb(paths[i]), model.preprocess) for i in batch]
+        thumbs.update({i: thumbnail(p.rgb) for i, p in zip(batch, prepared)})
+        x = torch.cat([p.tensor for p in prepared]).to(device)
+        for layer in spatial:
+            _collect_maps(model, layer, x, batch, wanted, maps, device)
+    jpegs = {}
+    for r in rows:
+        imgs, unit, layer = r["top_images"], r["unit"], r["layer"]
+        unit_maps = torch.stack([maps[(layer, unit, i)] for i in imgs]) if layer in spatial else None
+        jpegs[(layer, unit)] = strip_jpeg([thumbs[i] for i in imgs], unit_maps)
+    return jpegs, round((time.perf_counter() - start) / len(rows), 5)
+
+
+def _collect_maps(model: LoadedModel, layer: str, x: torch.Tensor, batch: Sequence[int], wanted: dict, maps: dict,
+                  device: torch.device) -> None:
+    units = sorted({u for i in batch for u in wanted.get((layer, i), [])})
+    if not units:
+        return
+    column = {u: j for j, u in enumerate(units)}
+    out = activation_maps(model.module, layer, x, units, device=device)
+    for row, i in enumerate(batch):
+        for u in wanted.get((layer, i), []):
+            maps[(layer, u, i)] = out[row, column[u]].clone()  # a copy: keep the small map, not the batch

@@ -306,17 +306,6 @@ class NeuronLabel:
     top_concepts: list[str] = field(default_factory=list)
     top_scores: list[float] = field(default_factory=list)
 
-    def to_row(self, layer: str) -> dict:
-        """A JSON-friendly per-neuron table row, as the functions of ``summaries`` read it."""
-        return {
-            "layer": layer,
-            "unit": self.unit,
-            "label": self.label,
-            "similarity": self.similarity,
-            "top_concepts": list(self.top_concepts),
-            "top_scores": list(self.top_scores),
-        }
-
 
 def label_neurons(scores: torch.Tensor, concepts: list[str], k: int = 5) -> list[NeuronLabel]:
     """Per neuron: ``label = argmax_c score[n, c]``, its score, and the ``k`` best concepts with scores.

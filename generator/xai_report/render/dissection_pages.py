@@ -1,17 +1,20 @@
-"""Pages of the dissection section: one per model, one neuron gallery per layer, the model comparison.
+"""Pages of the dissection section: the overview, one page per model, one neuron gallery per layer, the model
+comparison, and their figures.
 
-The overview (``dissection/index.md``) is rendered by ``site._dissection_pages`` through
-``dissection_index.md.j2``, which includes ``dissection_overview.md.j2``. Page paths are built from slugs
-only (model keys and layer names as the stage slugified them, slugified again here as a second guard).
+The overview (``dissection/index.md``, through ``dissection_index.md.j2``, which includes
+``dissection_overview.md.j2``) is written even when dissection did not run, to say so. Page paths are built
+from slugs only (model keys and layer names as the stage slugified them, slugified again here as a second
+guard). The sentences come from :mod:`.dissection_text`.
 """
 
 from __future__ import annotations
 
 from typing import Iterator
 
-from ..attribution.stage import slugify
+from ..text import slugify
 from . import plots
-from .site import Asset, Page
+from .dissection_text import claims
+from .pages import Asset, Page
 
 TOP_CONCEPTS_FIGURE = 20
 
@@ -43,11 +46,22 @@ def _figures(model: dict, slug: str) -> tuple[dict[str, str], list[Asset]]:
     return {k: v for k, v in paths.items() if (k == "concepts" and top) or (k == "histogram" and hist)}, assets
 
 
-def dissection_pages(section: dict) -> Iterator[Page | Asset]:
-    """Model pages, layer galleries, figures and the comparison page of a ``dissection`` section."""
+def _category_shares(summary: dict) -> list[dict]:
+    """The model's categories with each one's share of its neurons (the page's "Share" column)."""
+    return [{**c, "share": c["neurons"] / summary["neurons"]} for c in summary["categories"]]
+
+
+def dissection_pages(results: dict, timings: dict) -> Iterator[Page | Asset]:
+    """The overview; with a ``dissection`` section, model pages, layer galleries, figures and the comparison."""
+    section = results.get("dissection")
+    claimed = claims(section)
+    yield Page("dissection/index.md", "dissection_index.md.j2", {"dis": section, "claims": claimed})
+    if not section:
+        return
     for model in section["models"]:
         slug = _slug(model["slug"])
-        model = {**model, "slug": slug, "layers": [{**layer, "slug": _slug(layer["slug"])} for layer in model["layers"]]}
+        model = {**model, "slug": slug, "layers": [{**layer, "slug": _slug(layer["slug"])} for layer in model["layers"]],
+                 "categories": _category_shares(model["summary"])}
         figures, assets = _figures(model, slug)
         yield from assets
         common = {"dis": section, "model": model}
@@ -55,4 +69,4 @@ def dissection_pages(section: dict) -> Iterator[Page | Asset]:
         for layer in model["layers"]:
             yield Page(f"dissection/{slug}/{layer['slug']}.md", "dissection_layer.md.j2", {**common, "layer": layer})
     if section.get("comparisons"):
-        yield Page("dissection/compare.md", "dissection_compare.md.j2", {"dis": section})
+        yield Page("dissection/compare.md", "dissection_compare.md.j2", {"dis": section, "claims": claimed})

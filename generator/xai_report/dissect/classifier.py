@@ -1,0 +1,48 @@
+"""The classifier layer of a dissected model: which layers to collect, and whether a layer feeds it.
+
+torchvision's ResNets end in ``fc``, a linear layer whose outputs are the class logits. Its activations
+serve the fc self-check (:mod:`.self_check`) and the importance of the layer that feeds it (:mod:`.importance`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..models import LoadedModel, resolve_layer
+
+CLASSIFIER = "fc"
+"""The layer whose outputs are the class logits (torchvision ResNets)."""
+
+
+def classifier(model: LoadedModel) -> nn.Linear | None:
+    """The model's ``fc`` layer if it has one and it is linear."""
+    try:
+        layer = resolve_layer(model.module, CLASSIFIER)
+    except ConfigError:
+        return None
+    return layer if isinstance(layer, nn.Linear) else None
+
+
+def collected_layers(key: str, model: LoadedModel, layers: list[str]) -> list[str]:
+    """The configured layers (checked now, before any compute), plus the classifier for the self-check."""
+    for layer in layers:
+        try:
+            resolve_layer(model.module, layer)
+        except ConfigError as exc:
+            raise ConfigError(f"dissection.layers: {exc} (model {key})") from None
+    extra = [CLASSIFIER] if classifier(model) is not None and CLASSIFIER not in layers else []
+    return list(dict.fromkeys(layers)) + extra
+
+
+def feeds_classifier(fc: nn.Linear, a: torch.Tensor, logits: torch.Tensor | None, pool: str) -> bool:
+    """Whether the classifier applied to the mean-pooled activations ``a`` (images x neurons) reproduces the
+    logits (within 1e-3, relative): then ``a`` is the classifier's input, as ``layer4`` is in a ResNet."""
+    if logits is None or pool != "mean" or a.shape[1] != fc.in_features:
+        return False
+    with torch.no_grad():
+        predicted = torch.nn.functional.linear(a, fc.weight.detach().float().cpu(),
+                                               None if fc.bias is None else fc.bias.detach().float().cpu())
+    tol = 1e-3 * max(float(logits.abs().max()), 1e-6)
+    return bool(torch.allclose(predicted, logits, rtol=1e-3, atol=tol))

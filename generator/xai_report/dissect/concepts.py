@@ -1,0 +1,46 @@
+"""Concept sets and their CLIP text features (CLIP-Dissect, Oikarinen & Weng, ICLR 2023, Sec. 3 step 1).
+
+A concept set is a list of words: the study's concept list, a model's class names (the fc self-check) or the
+category prompts. Its text features are one artifact per CLIP model and list content.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from ..models import LoadedClip
+from ..stage import Stage
+from ..store import bytes_sha256, canonical_json
+from .clip_text import LIBRARIES as CLIP_LIBRARIES
+from .clip_text import encode_concepts
+
+TEXT_CODE = ("xai_report.dissect.clip_text", __name__)
+"""The code a concept set's text features come from (part of their cache key)."""
+TEXT_BATCH = 256
+
+
+@dataclass(frozen=True)
+class ConceptSet:
+    purpose: str
+    words: list[str]
+    sha256: str
+    feats: torch.Tensor
+    """CLIP text features, unnormalised, one row per word."""
+
+
+def concept_set(stage: Stage, clip: LoadedClip, purpose: str, words: list[str]) -> ConceptSet:
+    """CLIP text features of ``words`` (the bare words, as in the reference code), cached by content."""
+    sha = bytes_sha256(canonical_json(words).encode())
+    key = stage.key("clip_text", code=TEXT_CODE, libraries=CLIP_LIBRARIES, clip=clip.clip_id, concepts=sha)
+
+    def compute() -> tuple[dict, dict]:
+        feats = encode_concepts(clip.model, clip.tokenizer, words, device=stage.device, batch_size=TEXT_BATCH,
+                                progress=sys.stderr.isatty())
+        return {"kind": "clip_text", "purpose": purpose, "count": len(words)}, {"features.npy": feats.numpy()}
+
+    art = stage.cached(key, compute)
+    stage.add_time(f"text features {purpose}", art.meta["seconds"], "concepts", len(words))
+    return ConceptSet(purpose, words, sha, torch.from_numpy(art.array("features.npy")))

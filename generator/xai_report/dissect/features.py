@@ -1,0 +1,127 @@
+"""Per-image features of the probe set: each image's CLIP image feature and, per model, the pooled
+activations of every collected layer (CLIP-Dissect, Oikarinen & Weng, ICLR 2023, Sec. 3 steps 1 and 3).
+
+One artifact per image (and model), so a changed image recomputes only its own; the missing ones are
+computed in batches of ``dissection.batch_size``. An image with all its artifacts was readable when they were
+made, so only images with a missing artifact are decoded; an unreadable one never gets an artifact and is
+skipped, with its reason, on every build.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from ..data import prepare
+from ..models import LoadedClip, LoadedModel
+from ..stage import Stage
+from .activations import collect_activations
+from .clip_text import LIBRARIES as CLIP_LIBRARIES
+from .clip_text import encode_images
+from .probe import ProbeImage, chunks, decode
+
+CLIP_IMAGE_CODE = ("xai_report.dissect.clip_text", "xai_report.data", __name__)
+"""The code a CLIP image feature comes from (part of its cache key)."""
+ACTIVATIONS_CODE = ("xai_report.dissect.activations", "xai_report.data", __name__)
+MODEL_LIBRARIES = ("timm",)
+"""Architectures may come from timm as well as torchvision (part of the activations' cache key)."""
+
+Decoded = list[tuple[ProbeImage, Image.Image]]
+
+
+class ProbeFeatures:
+    """The cached per-image artifacts of one stage's CLIP model and classifiers.
+
+    ``collect[key]`` are the layers collected from model ``key``; ``model_ids[key]`` what identifies the
+    model in a cache key (its weights and preprocessing).
+    """
+
+    def __init__(self, stage: Stage, clip: LoadedClip, models: dict[str, LoadedModel], collect: dict[str, list[str]],
+                 model_ids: dict[str, dict]):
+        self.stage = stage
+        self.clip = clip
+        self.models = models
+        self.collect = collect
+        self.model_ids = model_ids
+        self.cfg = stage.study.dissection
+
+    def clip_key(self, sha: str) -> str:
+        return self.stage.key("clip_image", code=CLIP_IMAGE_CODE, libraries=CLIP_LIBRARIES, clip=self.clip.clip_id,
+                              image=sha)
+
+    def acts_key(self, key: str, sha: str) -> str:
+        return self.stage.key("dissect_activations", code=ACTIVATIONS_CODE, libraries=MODEL_LIBRARIES,
+                              model=self.model_ids[key], layers=self.collect[key], pool=self.cfg.pool, image=sha)
+
+    def _stored(self, key: str) -> bool:
+        return self.stage.store.get(key) is not None  # a look, not a use: not counted as reused
+
+    def ensure(self, probe: list[ProbeImage], skipped: list[dict]) -> list[ProbeImage]:
+        """Compute the missing per-image artifacts in batches; returns the readable probe images."""
+        todo = [img for img in probe
+                if not all(self._stored(k) for k in [self.clip_key(img.sha256)]
+                           + [self.acts_key(key, img.sha256) for key in self.models])]
+        unreadable: set[str] = set()
+        bar = tqdm(total=len(todo), desc="dissection: probe features", unit="image", disable=None)
+        for batch in chunks(todo, self.cfg.batch_size):
+            decoded = decode(batch, skipped)
+            readable = {img.sha256 for img, _ in decoded}
+            unreadable.update(img.sha256 for img in batch if img.sha256 not in readable)
+            if decoded:
+                self._clip_images(decoded)
+                for key in self.models:
+                    self._activations(key, decoded)
+            bar.update(len(batch))
+        bar.close()
+        return [img for img in probe if img.sha256 not in unreadable]
+
+    def _clip_images(self, decoded: Decoded) -> None:
+        todo = [(img, pil) for img, pil in decoded if not self._stored(self.clip_key(img.sha256))]
+        if not todo:
+            return
+        start = time.perf_counter()
+        feats = encode_images(self.clip.model, self.clip.preprocess, [pil for _, pil in todo], device=self.stage.device,
+                              batch_size=len(todo))
+        each = (time.perf_counter() - start) / len(todo)  # the batch's time, shared out
+        for (img, _), feat in zip(todo, feats):
+            self.stage.save(self.clip_key(img.sha256), {"kind": "clip_image", "seconds": each},
+                            {"features.npy": feat.numpy()})
+
+    def _activations(self, key: str, decoded: Decoded) -> None:
+        todo = [(img, pil) for img, pil in decoded if not self._stored(self.acts_key(key, img.sha256))]
+        if not todo:
+            return
+        model, layers = self.models[key], self.collect[key]
+        start = time.perf_counter()
+        x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in todo])
+        acts = collect_activations(model.module, layers, [x], pool=self.cfg.pool, device=self.stage.device)
+        each = (time.perf_counter() - start) / len(todo)
+        for i, (img, _) in enumerate(todo):
+            files = {f"{j}.npy": acts[layer][i].numpy() for j, layer in enumerate(layers)}
+            self.stage.save(self.acts_key(key, img.sha256),
+                            {"kind": "dissect_activations", "layers": layers, "seconds": each}, files)
+
+    def image_features(self, probe: Sequence[ProbeImage]) -> torch.Tensor:
+        """CLIP image features of the probe set (images x embed_dim), from the store."""
+        rows = []
+        for img in probe:
+            art = self.stage.lookup(self.clip_key(img.sha256))
+            self.stage.add_time("clip image features", art.meta["seconds"], "images")
+            rows.append(art.array("features.npy"))
+        return torch.from_numpy(np.stack(rows))
+
+    def activations(self, key: str, probe: Sequence[ProbeImage]) -> dict[str, torch.Tensor]:
+        """``{layer: images x neurons}`` of model ``key`` on the probe set, from the store."""
+        layers = self.collect[key]
+        cols: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
+        for img in probe:
+            art = self.stage.lookup(self.acts_key(key, img.sha256))
+            self.stage.add_time(f"activations {key}", art.meta["seconds"], "images")
+            for j, layer in enumerate(layers):
+                cols[layer].append(art.array(f"{j}.npy"))
+        return {layer: torch.from_numpy(np.stack(c)) for layer, c in cols.items()}

@@ -1,0 +1,92 @@
+"""Neuron labels: soft-WPMI over a whole layer, each neuron's top-5 concepts, and the layer's null threshold.
+
+CLIP-Dissect (Oikarinen & Weng, ICLR 2023, Sec. 3 steps 2-4): ``P`` = the probe images' CLIP similarity to each
+concept (:func:`.wpmi.clip_similarity`), the neuron's top images are weighted by rank and the concept whose
+soft-WPMI score is highest is the label (:mod:`.wpmi`). The null threshold (:mod:`.null`) is the score a label
+must reach to count as semantic. One artifact per model, layer, probe set and concept set.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ..stage import Stage
+from ..store import Artifact
+from .clip_text import LIBRARIES as CLIP_LIBRARIES
+from .concepts import TEXT_CODE, ConceptSet
+from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE, MODEL_LIBRARIES
+from .null import null_threshold
+from .wpmi import clip_similarity, label_neurons, soft_wpmi
+
+WPMI = {"a": 10.0, "lam": 1.0, "p_start": 0.998, "p_end": 0.97, "min_prob": 1e-7}
+"""The reference code's soft-WPMI defaults (``similarity.soft_wpmi``); ``top_k`` comes from the config."""
+NULL = {"quantile": 0.95, "shuffles": 1}
+"""Null threshold: one shuffle of a whole layer already gives as many null scores as the layer has neurons."""
+LABELS_K = 5
+"""Concepts kept per neuron: the label and four runners-up."""
+LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", __name__) + CLIP_IMAGE_CODE + TEXT_CODE \
+    + ACTIVATIONS_CODE
+"""The code labels come from, with the code of their inputs (CLIP features, activations), whose values the key
+does not otherwise see: part of their cache key."""
+LABELS_LIBRARIES = CLIP_LIBRARIES + MODEL_LIBRARIES
+
+
+def _r(x: float, digits: int = 6) -> float:
+    return round(float(x), digits)
+
+
+def compute_labels(p: torch.Tensor, acts: torch.Tensor, words: list[str], top_k: int, null: dict | None,
+                   device: torch.device) -> dict:
+    """Top-``LABELS_K`` concepts of every neuron of one layer (``acts``: images x neurons, ``p``: images x
+    concepts) and, when ``null`` is given, the layer's null threshold; the artifact's meta."""
+    kwargs = {"top_k": top_k, "device": device, **WPMI}
+    start = time.perf_counter()
+    labels = label_neurons(soft_wpmi(p, acts, **kwargs), words, k=LABELS_K)
+    wpmi_s = time.perf_counter() - start
+    threshold = None
+    if null is not None:
+        threshold = null_threshold(p, acts, quantile=null["quantile"], n_shuffles=null["shuffles"], seed=null["seed"],
+                                   **kwargs)
+    return {
+        "labels": [[lab.top_concepts, [_r(s) for s in lab.top_scores]] for lab in labels],
+        "threshold": None if threshold is None else _r(threshold),
+        "seconds": round(wpmi_s, 3),
+        "null_seconds": round(time.perf_counter() - start - wpmi_s, 3),
+    }
+
+
+class Labeller:
+    """Labels the layers of every model against concept sets, on one probe set's CLIP image features."""
+
+    def __init__(self, stage: Stage, clip_id: str, image_feats: torch.Tensor, probe_sha: str):
+        self.stage = stage
+        self.clip_id = clip_id
+        self.image_feats = image_feats
+        self.probe_sha = probe_sha
+        self.cfg = stage.study.dissection
+        self._similarity: dict[str, torch.Tensor] = {}
+
+    def similarity(self, cs: ConceptSet) -> torch.Tensor:
+        """``P`` (images x concepts), computed once per concept set and shared by every model and layer."""
+        if cs.sha256 not in self._similarity:
+            self._similarity[cs.sha256] = clip_similarity(self.image_feats, cs.feats)
+        return self._similarity[cs.sha256]
+
+    def label_layer(self, key: str, model_id: dict, layer: str, acts: torch.Tensor, cs: ConceptSet,
+                    with_null: bool) -> Artifact:
+        """Top-5 concepts of every neuron of one whole layer of model ``key`` (soft-WPMI), and its null threshold."""
+        null = {**NULL, "seed": self.stage.study.seed} if with_null else None
+        params = {"top_k": self.cfg.top_k, **WPMI, "labels": LABELS_K, "null": null}
+        art_key = self.stage.key("dissect_labels", code=LABELS_CODE, libraries=LABELS_LIBRARIES, model=model_id,
+                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+                                 clip=self.clip_id, params=params)
+        art = self.stage.lookup(art_key)
+        if art is None:
+            meta = compute_labels(self.similarity(cs), acts, cs.words, self.cfg.top_k, null, self.stage.device)
+            art = self.stage.save(art_key, {"kind": "dissect_labels", "layer": layer, **meta})
+        self.stage.add_time(f"soft-wpmi {key} {layer} ({cs.purpose})", art.meta["seconds"], "neurons", acts.shape[1])
+        if with_null:
+            self.stage.add_time(f"null threshold {key} {layer}", art.meta["null_seconds"], "neurons", acts.shape[1])
+        return art

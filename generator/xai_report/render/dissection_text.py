@@ -1,0 +1,104 @@
+"""The dissection's sentences, made from the numbers of the ``dissection`` section: the home page's headlines
+and the original study's claims set next to this build's results.
+
+The stage writes numbers only; everything here is formatting of them (plain text: the templates escape it).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+STUDY_CLAIMS = {
+    "imagenet": {"weights_prefix": "torchvision:resnet18:", "neurons": 896, "distinct": 173,
+                 "top_concept": ("fur", 36), "semantic": 0.72},
+    "places365": {"weights_prefix": "places365:resnet18:", "neurons": 896, "distinct": 198,
+                  "top_concept": ("window", 41), "semantic": 0.77},
+}
+"""What the original write-up reported for its two ResNet18s, matched to our models by weights id.
+
+Its "896 neurons per model" is 128 + 256 + 512, the channels of layer2 + layer3 + layer4, although it
+named layer3, layer4 and fc; its semantic-share threshold is not stated. The pages print these numbers as
+the study's claims, never as results of this build."""
+STUDY_OVERLAP_CLAIM = 0.38
+STUDY_NEURONS_NOTE = "layer2 + layer3 + layer4 = 128 + 256 + 512 channels"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def claim_for(weights_id: str) -> dict | None:
+    """The study's claim about this model, if the model is one of the two it dissected."""
+    for name, claim in STUDY_CLAIMS.items():
+        if weights_id.startswith(claim["weights_prefix"]):
+            return {"dataset": name, **claim}
+    return None
+
+
+def _ours_neurons(model: Mapping) -> str:
+    per = ", ".join(f"{name} {n}" for name, n in model["summary"]["neurons_per_layer"].items())
+    return f"{model['summary']['neurons']} ({per})"
+
+
+def _ours_top(model: Mapping) -> str:
+    top = model["summary"]["top_concept"]
+    return f"\"{top['label']}\", {top['neurons']} neurons" if top else "none"
+
+
+def _ours_semantic(model: Mapping) -> str:
+    s = model["summary"]["semantic"]
+    return f"{_pct(s['share'])} ({s['labelled']} of {s['total']}, above the shuffled-activation null)"
+
+
+def claims(section: Mapping | None) -> dict | None:
+    """Rows of (measure, per model: the study's claim or "not claimed", this build's value), as text, and the
+    top-50 overlap of the first pair of models when the study claimed both."""
+    if not section:
+        return None
+    models, comps = section["models"], section["comparisons"]
+    found = {m["key"]: claim_for(m["weights_id"]) for m in models}
+
+    def row(metric: str, claimed, ours) -> dict:
+        return {"metric": metric, "models": {m["key"]: {"claimed": claimed(found[m["key"]]) if found[m["key"]]
+                                                        else "not claimed", "ours": ours(m)} for m in models}}
+
+    rows = [
+        row("Neurons analysed", lambda c: f"{c['neurons']} ({STUDY_NEURONS_NOTE})", _ours_neurons),
+        row("Distinct concepts", lambda c: str(c["distinct"]), lambda m: str(m["summary"]["distinct_concepts"])),
+        row("Most frequent concept", lambda c: f"\"{c['top_concept'][0]}\", {c['top_concept'][1]} neurons", _ours_top),
+        row("Semantic neurons", lambda c: f"{_pct(c['semantic'])} (threshold not stated)", _ours_semantic),
+    ]
+    overlap = None
+    if comps and all(found.get(k) for k in (comps[0]["a"], comps[0]["b"])):
+        overlap = {"claimed": _pct(STUDY_OVERLAP_CLAIM), "ours": _pct(comps[0]["overlap"])}
+    return {"rows": rows, "any_claim": any(found.values()), "overlap": overlap}
+
+
+def headlines(section: Mapping | None) -> list[str]:
+    """One-line findings for the home page; none when dissection did not run."""
+    if not section:
+        return []
+    models = section["models"]
+    neurons = sum(m["summary"]["neurons"] for m in models)  # the models' own counts, added up for one sentence
+    lines = [
+        f"Dissection: {neurons} neurons of {len(models)} model(s) ({', '.join(m['label'] for m in models)}) "
+        f"labelled with CLIP-Dissect against {section['concepts']['count']} concepts on "
+        f"{section['probe']['images']} probe images."
+    ]
+    for m in models:
+        s = m["summary"]
+        top = s["top_concept"]
+        lines.append(
+            f"{m['label']}: {s['distinct_concepts']} distinct concepts over {s['neurons']} neurons, most frequent "
+            f"\"{top['label'] if top else 'none'}\" ({top['neurons'] if top else 0} neurons); "
+            f"{_pct(s['semantic']['share'])} score above the shuffled-activation null."
+        )
+        check = m.get("self_check")
+        if check:
+            lines.append(
+                f"{m['label']} self-check: {_pct(check['top1'])} of its {check['neurons']} fc neurons get their own "
+                f"class name as top-1 label ({_pct(check['top5'])} within the top 5; chance {_pct(check['chance_top1'])})."
+            )
+    for c in section["comparisons"]:
+        lines.append(f"{c['a_label']} vs {c['b_label']}: {_pct(c['overlap'])} of the top-{c['n']} concepts are shared.")
+    return lines
