@@ -1,10 +1,12 @@
 """Per-image features of the probe set: each image's CLIP image feature and, per model, the pooled
 activations of every collected layer (CLIP-Dissect, Oikarinen & Weng, ICLR 2023, Sec. 3 steps 1 and 3).
 
-One artifact per image (and model), so a changed image recomputes only its own; the missing ones are
-computed in batches of ``dissection.batch_size``. An image with all its artifacts was readable when they were
-made, so only images with a missing artifact are decoded; an unreadable one never gets an artifact and is
-skipped, with its reason, on every build.
+One artifact per image (and model), so a changed image recomputes only its own. Images go through the
+networks in fixed blocks of ``dissection.batch_size`` consecutive probe images, and a block with any missing
+artifact is computed whole (only the missing artifacts are stored): an image's features then come from the
+same batch whatever was cached before, so a build killed and resumed gives the same bits as a clean one
+(a convolution's float rounding can depend on the batch it runs in). Only blocks with a missing artifact are
+decoded; an unreadable image never gets an artifact and is skipped, with its reason, on every build.
 """
 
 from __future__ import annotations
@@ -61,14 +63,17 @@ class ProbeFeatures:
     def _stored(self, key: str) -> bool:
         return self.stage.store.get(key) is not None  # a look, not a use: not counted as reused
 
+    def _missing(self, img: ProbeImage) -> bool:
+        keys = [self.clip_key(img.sha256)] + [self.acts_key(key, img.sha256) for key in self.models]
+        return not all(self._stored(k) for k in keys)
+
     def ensure(self, probe: list[ProbeImage], skipped: list[dict]) -> list[ProbeImage]:
-        """Compute the missing per-image artifacts in batches; returns the readable probe images."""
-        todo = [img for img in probe
-                if not all(self._stored(k) for k in [self.clip_key(img.sha256)]
-                           + [self.acts_key(key, img.sha256) for key in self.models])]
+        """Compute the blocks of the probe set that miss an artifact; returns the readable probe images."""
+        todo = [block for block in chunks(probe, self.cfg.batch_size) if any(self._missing(img) for img in block)]
         unreadable: set[str] = set()
-        bar = tqdm(total=len(todo), desc="dissection: probe features", unit="image", disable=None)
-        for batch in chunks(todo, self.cfg.batch_size):
+        bar = tqdm(total=sum(len(block) for block in todo), desc="dissection: probe features", unit="image",
+                   disable=None)
+        for batch in todo:
             decoded = decode(batch, skipped)
             readable = {img.sha256 for img, _ in decoded}
             unreadable.update(img.sha256 for img in batch if img.sha256 not in readable)
@@ -81,30 +86,32 @@ class ProbeFeatures:
         return [img for img in probe if img.sha256 not in unreadable]
 
     def _clip_images(self, decoded: Decoded) -> None:
-        todo = [(img, pil) for img, pil in decoded if not self._stored(self.clip_key(img.sha256))]
-        if not todo:
+        """CLIP features of the whole block (the same batch as in a clean build); stores the missing ones."""
+        if all(self._stored(self.clip_key(img.sha256)) for img, _ in decoded):
             return
         start = time.perf_counter()
-        feats = encode_images(self.clip.model, self.clip.preprocess, [pil for _, pil in todo], device=self.stage.device,
-                              batch_size=len(todo))
-        each = (time.perf_counter() - start) / len(todo)  # the batch's time, shared out
-        for (img, _), feat in zip(todo, feats):
-            self.stage.save(self.clip_key(img.sha256), {"kind": "clip_image", "seconds": each},
-                            {"features.npy": feat.numpy()})
+        feats = encode_images(self.clip.model, self.clip.preprocess, [pil for _, pil in decoded],
+                              device=self.stage.device, batch_size=len(decoded))
+        each = (time.perf_counter() - start) / len(decoded)  # the batch's time, shared out
+        for (img, _), feat in zip(decoded, feats):
+            if not self._stored(self.clip_key(img.sha256)):
+                self.stage.save(self.clip_key(img.sha256), {"kind": "clip_image", "seconds": each},
+                                {"features.npy": feat.numpy()})
 
     def _activations(self, key: str, decoded: Decoded) -> None:
-        todo = [(img, pil) for img, pil in decoded if not self._stored(self.acts_key(key, img.sha256))]
-        if not todo:
+        """Model ``key``'s pooled activations of the whole block; stores the missing ones."""
+        if all(self._stored(self.acts_key(key, img.sha256)) for img, _ in decoded):
             return
         model, layers = self.models[key], self.collect[key]
         start = time.perf_counter()
-        x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in todo])
+        x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in decoded])
         acts = collect_activations(model.module, layers, [x], pool=self.cfg.pool, device=self.stage.device)
-        each = (time.perf_counter() - start) / len(todo)
-        for i, (img, _) in enumerate(todo):
-            files = {f"{j}.npy": acts[layer][i].numpy() for j, layer in enumerate(layers)}
-            self.stage.save(self.acts_key(key, img.sha256),
-                            {"kind": "dissect_activations", "layers": layers, "seconds": each}, files)
+        each = (time.perf_counter() - start) / len(decoded)
+        for i, (img, _) in enumerate(decoded):
+            if not self._stored(self.acts_key(key, img.sha256)):
+                files = {f"{j}.npy": acts[layer][i].numpy() for j, layer in enumerate(layers)}
+                self.stage.save(self.acts_key(key, img.sha256),
+                                {"kind": "dissect_activations", "layers": layers, "seconds": each}, files)
 
     def image_features(self, probe: Sequence[ProbeImage]) -> torch.Tensor:
         """CLIP image features of the probe set (images x embed_dim), from the store."""

@@ -108,8 +108,10 @@ def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], ro
                 device: torch.device, desc: str) -> tuple[dict[tuple[str, int], bytes], float]:
     """The strips of ``rows`` (neurons with ``layer``, ``unit`` and ``top_images``, indices into ``paths``),
     drawn in one pass over the images they show: each image is decoded once, and one forward pass per batch
-    gives the maps of every wanted unit of the ``spatial`` layers. Returns ``{(layer, unit): JPEG}`` and the
-    seconds per strip (the pass's time, shared out)."""
+    gives the maps of every wanted unit of the ``spatial`` layers. The batches are fixed blocks of
+    ``batch_size`` consecutive probe images (a block is run whole when any of its images is needed), so an
+    image's maps never depend on which strips were missing: a resumed build draws the same bits as a clean one.
+    Returns ``{(layer, unit): JPEG}`` and the seconds per strip (the pass's time, shared out)."""
     wanted: dict[tuple[str, int], list[int]] = {}  # (layer, image) -> units whose strip shows the image
     for r in rows:
         for i in r["top_images"]:
@@ -117,7 +119,8 @@ def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], ro
     needed = sorted({i for r in rows for i in r["top_images"]})
     thumbs, maps = {}, {}
     start = time.perf_counter()
-    batches = [needed[s:s + batch_size] for s in range(0, len(needed), batch_size)]
+    blocks = sorted({i // batch_size for i in needed})
+    batches = [list(range(b * batch_size, min((b + 1) * batch_size, len(paths)))) for b in blocks]
     for batch in tqdm(batches, desc=desc, disable=None):
         prepared = [prepare(load_rgb(paths[i]), model.preprocess) for i in batch]
         thumbs.update({i: thumbnail(p.rgb) for i, p in zip(batch, prepared)})
