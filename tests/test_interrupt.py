@@ -1,9 +1,11 @@
 """Interrupted and concurrent builds: a killed build resumes to the same bytes, a second build is refused.
 
-A small real study (the packaged EfficientNet-Lite0, two study images, Grad-CAM + LIME with few samples)
-runs as ``python -m xai_report.cli build`` in a subprocess, which is killed (SIGINT, SIGKILL) as soon as its
-first artifacts are in ``out/store/objects``. The next build must finish, and its ``results.json`` and raw
-maps must be byte-identical to those of a clean build in another folder.
+A small real study (the packaged EfficientNet-Lite0, two study images, Grad-CAM, Ablation-CAM, Score-CAM and
+LIME with few samples, and the faithfulness and agreement metrics) runs as ``python -m xai_report.cli build`` in
+a subprocess, which is killed (SIGINT, SIGKILL) in the middle of the stage, once the second image has begun. The
+next build, in a fresh process, must finish, and its ``results.json`` and raw maps must be byte-identical to
+those of a clean build run in another process and folder: an artifact must come out bit for bit the same
+whatever the process computed before it (its frozen model copy, thread pool and caches).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from conftest import STUDY_IMAGES, write_study
 pytestmark = pytest.mark.real_model
 
 IMAGES = ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG")
-ARTIFACTS = len(IMAGES) * 3  # predictions + gradcam + lime per image
+METHODS = ("gradcam", "ablationcam", "scorecam", "lime")
+PER_IMAGE = 1 + len(METHODS) + 1  # predictions, one map per method, metrics
+ARTIFACTS = len(IMAGES) * PER_IMAGE
 
 
 def make_study(root: Path) -> Path:
@@ -37,7 +41,7 @@ def make_study(root: Path) -> Path:
     images.mkdir()
     for name in IMAGES:
         shutil.copy(STUDY_IMAGES / name, images / name)
-    study = write_study(root, images, methods=("gradcam", "lime"))
+    study = write_study(root, images, methods=METHODS, metrics=True, extra="deletion_steps = 5")
     text = study.read_text().replace("num_samples = 60", "num_samples = 10").replace("batch_size = 30", "batch_size = 10")
     study.write_text(text)
     return study
@@ -52,9 +56,9 @@ def finished_artifacts(out: Path) -> list[Path]:
     return list((out / "store" / "objects").glob("*/*/meta.json"))
 
 
-def wait_for_first_artifact(proc: subprocess.Popen, out: Path, timeout: float = 120.0) -> None:
+def wait_for_artifacts(proc: subprocess.Popen, out: Path, count: int = 1, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
-    while not finished_artifacts(out):
+    while len(finished_artifacts(out)) < count:
         if proc.poll() is not None:
             raise AssertionError(f"the build ended (rc {proc.returncode}) before any artifact: {proc.communicate()}")
         if time.monotonic() > deadline:
@@ -73,8 +77,9 @@ def raw_outputs(root: Path) -> dict[str, bytes]:
     """results.json and every raw map, by name."""
     out = root / "out"
     files = {"results.json": (out / "results.json").read_bytes()}
-    for path in sorted((out / "maps").glob("*.npy")):
-        files[f"maps/{path.name}"] = path.read_bytes()
+    for folder in ("maps", "overlays"):
+        for path in sorted((out / folder).iterdir()):
+            files[f"{folder}/{path.name}"] = path.read_bytes()
     return files
 
 
@@ -96,13 +101,16 @@ def assert_store_complete(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> dict[str, bytes]:
-    """A clean, uninterrupted build (in this process), the reference for every other build."""
+    """A clean, uninterrupted build in a process of its own, the reference for every other build."""
     root = tmp_path_factory.mktemp("clean")
     study = make_study(root / "study")
-    output = build_in_process(study)
-    assert f"computed {ARTIFACTS} artifacts, reused 0" in output
+    proc = start_build(study)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    assert f"computed {ARTIFACTS} artifacts, reused 0" in stdout
     outputs = raw_outputs(root / "study")
-    assert len(outputs) == 1 + len(IMAGES) * 3  # results.json + gradcam, lime, lime segments per image
+    # results.json; per image a map per method, LIME's segments, an overlay per method and the photo
+    assert len(outputs) == 1 + len(IMAGES) * (2 * len(METHODS) + 2)
     results = json.loads(outputs["results.json"])
     assert [r["file"] for r in results["attribution"]["images"]] == list(IMAGES)
     return outputs
@@ -113,7 +121,7 @@ def test_killed_build_resumes_to_identical_bytes(tmp_path, clean, sig):
     study = make_study(tmp_path / "study")
     out = tmp_path / "study" / "out"
     proc = start_build(study)
-    wait_for_first_artifact(proc, out)
+    wait_for_artifacts(proc, out, count=PER_IMAGE + 1)  # the first image is done, the second has begun
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
@@ -142,7 +150,7 @@ def test_second_build_stops_clearly_and_clean_builds_are_byte_identical(tmp_path
     study = make_study(tmp_path / "study")
     out = tmp_path / "study" / "out"
     first = start_build(study)
-    wait_for_first_artifact(first, out)  # the first build holds the lock and is computing
+    wait_for_artifacts(first, out)  # the first build holds the lock and is computing
     second = CliRunner().invoke(main, ["build", "--study", str(study)])
     still_running = first.poll() is None
     stdout, stderr = first.communicate(timeout=120)

@@ -17,7 +17,7 @@ from ..store import bytes_sha256, canonical_json
 from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .clip_text import encode_concepts
 
-TEXT_CODE = ("xai_report.dissect.clip_text", __name__)
+TEXT_CODE = ("xai_report.dissect.clip_text", "xai_report.models.clip", __name__)
 """The code a concept set's text features come from (part of their cache key)."""
 TEXT_BATCH = 256
 

@@ -27,7 +27,7 @@ from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .clip_text import encode_images
 from .probe import ProbeImage, chunks, decode
 
-CLIP_IMAGE_CODE = ("xai_report.dissect.clip_text", "xai_report.data", __name__)
+CLIP_IMAGE_CODE = ("xai_report.dissect.clip_text", "xai_report.models.clip", "xai_report.data", __name__)
 """The code a CLIP image feature comes from (part of its cache key)."""
 ACTIVATIONS_CODE = ("xai_report.dissect.activations", "xai_report.data", __name__)
 MODEL_LIBRARIES = ("timm",)

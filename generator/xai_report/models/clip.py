@@ -63,11 +63,17 @@ def load_clip(arch: str, pretrained: str, file: str = "", offline: bool = False)
         if pretrained not in tags:
             raise ConfigError(f"dissection.clip.pretrained: {pretrained!r} is not a tag of {arch}; allowed: {', '.join(tags)}")
         source, clip_id = pretrained, f"open_clip:{arch}:{pretrained}"
+    # OpenAI's CLIP was trained with QuickGELU, but open_clip's plain "ViT-B-16" config builds nn.GELU and
+    # only warns when loading the openai tag: follow the tag's own setting (a local file gets the tag's too).
+    quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
+    if quick_gelu:
+        clip_id += ":quickgelu"
     # An unreachable hub makes huggingface_hub retry for minutes; probe once and go cache-only instead.
     offline = offline or not host_reachable("huggingface.co")
     try:
         with _hub_offline(offline):
-            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=source, weights_only=True)
+            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=source, weights_only=True,
+                                                                         force_quick_gelu=quick_gelu)
     except Exception as exc:  # hub errors come in many types; all mean "the file is not here"
         if file:
             raise BadInput(f"{file}: cannot load CLIP weights for {arch} ({type(exc).__name__})") from None
