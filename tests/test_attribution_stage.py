@@ -109,9 +109,9 @@ def test_label_target_explains_the_true_class(tmp_path, effnet):
 
 
 def test_run_stages_writes_results_json(tmp_path, image_folder, monkeypatch):
-    import xai_report.attribution.stage as stage_mod
+    import xai_report.stage as stage_base
 
-    monkeypatch.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
+    monkeypatch.setattr(stage_base, "load_model", lambda spec, offline: tiny_loaded_model())
     study = load_study(write_study(tmp_path, image_folder, methods=("gradcam",), layer="features"))
     summary = run_stages(study)
     results = json.loads((tmp_path / "out" / "results.json").read_text())

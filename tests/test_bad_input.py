@@ -325,7 +325,7 @@ SKIPPED = {
 
 
 def test_build_skips_bad_images_reports_them_and_builds_the_rest(tmp_path, mixed_folder, monkeypatch):
-    import xai_report.attribution.stage as stage_mod
+    import xai_report.stage as stage_mod
 
     monkeypatch.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
     study = write_study(tmp_path, mixed_folder, methods=("gradcam",), layer="features")
@@ -365,7 +365,7 @@ def test_build_skips_bad_images_reports_them_and_builds_the_rest(tmp_path, mixed
 
 
 def test_non_utf8_file_name_builds_and_renders(tmp_path, image_folder, monkeypatch):
-    import xai_report.attribution.stage as stage_mod
+    import xai_report.stage as stage_mod
 
     monkeypatch.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
     with open(os.fsencode(image_folder) + b"/caf\xe9 photo.jpg", "wb") as fh:
@@ -425,6 +425,8 @@ def test_class_index_out_of_range_via_cli(tmp_path, image_folder):
     ('[models.m]\nsource = "torchvision"\nname = "resnet18"\nweights = "V9"\n', ["models.m.weights", "'V9'", "IMAGENET1K_V1"]),
     ('[models.m]\nsource = "packaged"\nname = "efficientnet_b7"\n', ["models.m.name", "efficientnet_lite0"]),
     ('[models.m]\nsource = "hub"\n', ["models.m.source", "'hub'", "torchvision, places365, local, packaged"]),
+    ('[models.m]\nsource = "packaged"\npreprocess = {crop = -1}\n', ["models.m.preprocess.crop", "-1", "0 for no crop"]),
+    ('[models.m]\nsource = "packaged"\npreprocess = {size = 1}\n', ["unknown key models.m.preprocess.size", "resize"]),
 ])
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_unknown_models_are_one_line_in_check_and_build(tmp_path, image_folder, model, fragments, command):

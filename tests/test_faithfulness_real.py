@@ -4,8 +4,10 @@
 import pytest
 import torch
 
-from xai_report.attribution.cams import compute_cam
-from xai_report.attribution.metrics import salient_drop
+from xai_report.attribution.explainer import Settings
+from xai_report.attribution.faithfulness import salient_drop
+from xai_report.attribution.methods import METHODS
+from xai_report.config import AttributionConfig
 from xai_report.data import list_images, load_rgb, prepare
 from xai_report.models import resolve_layer
 
@@ -18,18 +20,21 @@ pytestmark = pytest.mark.real_model
 def study_inputs(effnet):
     inputs = []
     for path in list_images(STUDY_IMAGES):
-        x = prepare(load_rgb(path), effnet.preprocess).tensor
+        prepared = prepare(load_rgb(path), effnet.preprocess)
+        x = prepared.tensor
         with torch.inference_mode():
-            inputs.append((path.name, x, int(effnet.module(x).argmax())))
+            inputs.append((path.name, prepared, int(effnet.module(x).argmax())))
     return inputs
 
 
 @pytest.mark.parametrize("method", ["gradcam", "ablationcam"])
 def test_most_salient_20_percent_matters_more(effnet, study_inputs, method):
-    layer = resolve_layer(effnet.module, "bn2")
+    settings = Settings(AttributionConfig(batch_size=64), resolve_layer(effnet.module, "bn2"), effnet.preprocess,
+                        torch.device("cpu"), seed=0)
+    explainer = METHODS[method].make(settings)
     wins = []
-    for name, x, predicted in study_inputs:
-        cam = compute_cam(method, effnet.module, layer, x, predicted, batch_size=64)
-        drop = salient_drop(effnet.module, x, cam, predicted, fraction=0.2)
+    for name, image, predicted in study_inputs:
+        cam = explainer.explain(effnet.module, image, predicted).map
+        drop = salient_drop(effnet.module, image.tensor, cam, predicted, fraction=0.2)
         wins.append(drop.most_deleted < drop.least_deleted)
     assert len(wins) == 10 and sum(wins) >= 8, [n for (n, *_), w in zip(study_inputs, wins) if not w]

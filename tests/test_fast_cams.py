@@ -15,13 +15,8 @@ from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from xai_report.attribution.fast_cams import (
-    FastAblationCAM,
-    FastScoreCAM,
-    ablation_values,
-    distinct_masks,
-    scorecam_masks,
-)
+from xai_report.attribution.ablation_cam import FastAblationCAM, ablation_values
+from xai_report.attribution.score_cam import FastScoreCAM, distinct_masks, scorecam_masks
 from xai_report.attribution.inference import BatchScorer, frozen_copy, frozen_for_cpu, images_per_pass
 from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn
 from xai_report.attribution.split import SplitError, split_model

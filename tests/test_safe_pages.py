@@ -110,7 +110,7 @@ def site(tmp_path_factory):
     before = {p for p in root.rglob("*")}
 
     mp = pytest.MonkeyPatch()
-    import xai_report.attribution.stage as stage_mod
+    import xai_report.stage as stage_mod
 
     mp.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
     try:
@@ -205,7 +205,7 @@ def test_data_in_a_heading_cannot_close_the_title_element(tmp_path):
 
 def test_stale_page_removal_never_leaves_the_site(tmp_path, monkeypatch):
     """A manifest edited to name files outside the site must not make a render delete them."""
-    import xai_report.attribution.stage as stage_mod
+    import xai_report.stage as stage_mod
 
     monkeypatch.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
     images = tmp_path / "images"

@@ -9,15 +9,18 @@ coefficient. Seeds fix both the segmentation and the sampling, so the explanatio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
 from lime import lime_image
 from lime.wrappers.scikit_image import SegmentationAlgorithm
+from torch import nn
 
-from ..data import normalise
+from ..data import PreparedImage, normalise
 from ..models import Preprocess
+from . import overlays
+from .explainer import Explainer, Explanation, Regions, Settings
 from .inference import BatchScorer
 
 
@@ -38,12 +41,9 @@ class LimeResult:
     score: float
     """R^2 of the local linear model on its samples."""
 
-    def pixel_map(self) -> np.ndarray:
-        """Each pixel gets its superpixel's weight (float32 HxW), for pixel-level comparisons."""
-        lookup = np.zeros(int(self.segments.max()) + 1, dtype=np.float32)
-        for seg, w in self.weights.items():
-            lookup[seg] = w
-        return lookup[self.segments]
+    def regions(self) -> Regions:
+        """The superpixels and their weights as region-level evidence."""
+        return Regions(self.segments, self.weights)
 
     def top_segments(self, k: int) -> list[int]:
         """The ``k`` superpixels with the largest positive weight (ties broken by id)."""
@@ -121,14 +121,16 @@ def explain_lime(
     max_dist: float = 200.0,
     ratio: float = 0.2,
     seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> LimeResult:
-    """Explain ``class_index`` for the HxWx3 [0, 1] image ``rgb`` (the exact pixels the model sees)."""
+    """Explain ``class_index`` for the HxWx3 [0, 1] image ``rgb`` (the exact pixels the model sees); the
+    perturbed images are classified on ``device`` (by default the model's)."""
     segmenter = SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist, ratio=ratio,
                                       random_seed=seed)
     explainer = FastLimeImageExplainer(random_state=seed)
     explanation = explainer.explain_instance(
         rgb.astype(np.float64),
-        make_classifier_fn(model, pre),
+        make_classifier_fn(model, pre, device=device),
         labels=(int(class_index),),
         top_labels=None,
         hide_color=None,
@@ -144,3 +146,44 @@ def explain_lime(
         intercept=float(explanation.intercept[k]),
         score=float(explanation.score[k] if isinstance(explanation.score, dict) else explanation.score),
     )
+
+
+class LimeExplainer(Explainer):
+    """LIME through the :class:`~.explainer.Explainer` interface, with the study's ``[attribution.lime]``.
+
+    The map gives every pixel its superpixel's weight; the regions are the superpixels and their weights;
+    the method's own fields are the ``num_features`` superpixels with the largest positive weights (outlined
+    on the overlay) and the local linear model's R^2 (rounded to 6 decimals).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.lime = settings.config.lime
+        self.preprocess = settings.preprocess
+        self.device = settings.device
+        self.seed = settings.seed
+
+    def explain(self, model: nn.Module, image: PreparedImage, target: int) -> Explanation:
+        lime = self.lime
+        result = explain_lime(model, image.rgb, self.preprocess, target, num_samples=lime.num_samples,
+                              batch_size=lime.batch_size, kernel_size=lime.kernel_size, max_dist=lime.max_dist,
+                              ratio=lime.ratio, seed=self.seed, device=self.device)
+        regions = result.regions()
+        top = result.top_segments(lime.num_features)
+        return Explanation(map=regions.pixel_map(), regions=regions,
+                           fields={"top_segments": top, "score": round(result.score, 6)})
+
+    def params(self) -> dict[str, Any]:
+        lime = self.lime
+        return {"num_samples": lime.num_samples, "batch_size": lime.batch_size, "kernel_size": lime.kernel_size,
+                "max_dist": lime.max_dist, "ratio": lime.ratio, "num_features": lime.num_features, "seed": self.seed}
+
+    def settings(self) -> dict[str, str]:
+        lime = self.lime
+        return {"LIME": f"{lime.num_samples} samples, quickshift (kernel {lime.kernel_size}, max_dist {lime.max_dist}, "
+                        f"ratio {lime.ratio}), {lime.num_features} superpixels outlined, hidden superpixels filled "
+                        "with their mean colour"}
+
+    def overlay(self, rgb: np.ndarray, explanation: Explanation) -> bytes:
+        """Yellow outlines around the top superpixels."""
+        assert explanation.regions is not None
+        return overlays.regions_overlay(rgb, explanation.regions.segments, explanation.fields["top_segments"])

@@ -1,4 +1,4 @@
-"""Overlay pictures, as in the original study: CAM heatmaps on the photo, LIME with yellow boundaries."""
+"""Overlay pictures, as in the original study: heatmaps on the photo, regions with yellow boundaries."""
 
 from __future__ import annotations
 
@@ -23,8 +23,16 @@ def cam_overlay(rgb: np.ndarray, cam: np.ndarray) -> bytes:
     return jpeg_bytes(show_cam_on_image(rgb.astype(np.float32), cam.astype(np.float32), use_rgb=True))
 
 
-def lime_overlay(rgb: np.ndarray, segments: np.ndarray, top_segments: list[int]) -> bytes:
-    """Yellow boundaries around the superpixels that support the explained class most, as JPEG bytes."""
+def heatmap_overlay(rgb: np.ndarray, saliency: np.ndarray) -> bytes:
+    """Any map, min-max scaled to [0, 1] (a constant map becomes all 0), as :func:`cam_overlay` draws it."""
+    values = np.nan_to_num(saliency.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    spread = values.max() - values.min()
+    scaled = (values - values.min()) / spread if spread > 0 else np.zeros_like(values)
+    return cam_overlay(rgb, scaled)
+
+
+def regions_overlay(rgb: np.ndarray, segments: np.ndarray, top_segments: list[int]) -> bytes:
+    """Yellow boundaries around the regions (e.g. superpixels) that support the explained class most, as JPEG."""
     mask = np.isin(segments, np.asarray(top_segments, dtype=segments.dtype)).astype(np.int32)
     outlined = mark_boundaries(rgb.astype(np.float64), mask, color=(1.0, 1.0, 0.0))
     return jpeg_bytes((np.clip(outlined, 0, 1) * 255).round().astype(np.uint8))

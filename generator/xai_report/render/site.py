@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,30 +17,17 @@ from ..config import Study
 from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..results import RESULTS_FILE, read_results, read_timings
 from ..store import write_atomic
-from . import plots
+from . import attribution_text, plots
 from .benchmarks import load_runs
+from .dissection_pages import dissection_pages
+from .dissection_text import headlines as dissection_headlines
 from .markdown import Safe, environment
+from .pages import Asset, Page
 
 MANIFEST = ".xai-generated.json"
 FIGURES_KEY = ".xai-figures-key"
 LIBRARIES = ["torch", "torchvision", "grad-cam", "lime", "open_clip_torch", "timm", "numpy", "scikit-image",
              "mkdocs", "mkdocs-material", "xai-report"]
-
-
-@dataclass
-class Page:
-    path: str
-    """Relative to the docs folder, always built from slugs and fixed names."""
-    template: str
-    context: dict
-
-
-@dataclass
-class Asset:
-    """A generated file (a figure) next to the pages; ``make`` runs only when rendering."""
-
-    path: str
-    make: Callable[[], bytes]
 
 
 def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float]:
@@ -72,7 +58,8 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
     images = section["images"]
     methods = section["methods"]
     titles = {m["name"]: m["title"] for m in methods}
-    common = {"att": section, "methods": methods, "images": images, "titles": titles}
+    common = {"att": section, "methods": methods, "images": images, "titles": titles,
+              "regions": attribution_text.region_methods(section)}
     yield Page("attribution/index.md", "attribution_index.md.j2", common)
     yield Page("attribution/gallery.md", "gallery.md.j2", common)
     comp = section.get("comparison")
@@ -83,7 +70,9 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
             yield Asset("assets/figures/confidence_vs_agreement.png",
                         lambda: plots.confidence_scatter(cva["points"], cva["spearman"]))
         yield Page("attribution/comparison.md", "comparison.md.j2",
-                   {**common, "comp": comp, "seconds": mean_seconds(timings, [m["name"] for m in methods])})
+                   {**common, "comp": comp, "seconds": mean_seconds(timings, [m["name"] for m in methods]),
+                    "verdict": attribution_text.verdict(comp["confidence_vs_agreement"],
+                                                        attribution_text.region_title(section))})
     for i, record in enumerate(images):
         neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
         if "metrics" in record:
@@ -92,21 +81,13 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
         yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours})
 
 
-def _dissection_pages(results: dict, timings: dict) -> Iterator[Page]:
-    section = results.get("dissection")
-    yield Page("dissection/index.md", "dissection_index.md.j2", {"dis": section})
-    if section:
-        from .dissection_pages import dissection_pages
-
-        yield from dissection_pages(section)
-
-
 def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
-    yield Page("index.md", "home.md.j2", {})
+    yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.get("dissection")),
+                                          "attribution_headlines": attribution_text.headlines(results.get("attribution"))})
     yield Page("methodology/index.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
 
 
-PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, _dissection_pages]
+PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, dissection_pages]
 
 
 def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:

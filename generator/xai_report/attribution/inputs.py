@@ -1,0 +1,61 @@
+"""The attribution stage's inputs: the study's images, read and prepared for the model, and the class each
+one's explanations explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import PreparedImage, list_images, load_rgb, prepare, wnid_of
+from ..errors import BadInput
+from ..models import Preprocess
+from ..store import bytes_sha256
+from ..text import slugify
+
+
+@dataclass
+class ImageInput:
+    path: Path
+    image_id: str
+    """The image's page id (a slug of its file name)."""
+    data: bytes
+    sha256: str
+    prepared: PreparedImage
+
+
+def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput], list[dict]]:
+    """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one."""
+    inputs, skipped, seen = [], [], {}
+    for path in list_images(folder):
+        image_id = slugify(path.stem)
+        if image_id in seen:
+            skipped.append({"file": path.name, "reason": f"its page name {image_id!r} is taken by {seen[image_id]}; rename one"})
+            continue
+        try:
+            raw = path.read_bytes()
+            prepared = prepare(load_rgb(path), preprocess)
+        except BadInput as exc:
+            skipped.append({"file": path.name, "reason": str(exc)})
+            continue
+        except OSError as exc:
+            skipped.append({"file": path.name, "reason": f"{path.name}: cannot be read ({exc.strerror})"})
+            continue
+        seen[image_id] = path.name
+        inputs.append(ImageInput(path, image_id, raw, bytes_sha256(raw), prepared))
+    return inputs, skipped
+
+
+def target_for(rule: str | int, path: Path, probs: np.ndarray, wnids: list[str]) -> tuple[int, str, str] | str:
+    """(class index, rule, why) of the class to explain under ``attribution.target``, or a skip reason."""
+    if rule == "predicted":
+        k = int(np.argmax(probs))
+        return k, "predicted", "the model's top-1 prediction (target = \"predicted\")"
+    if rule == "label":
+        wnid = wnid_of(path)
+        if wnid is None or wnid not in wnids:
+            return f"{path.name}: no ImageNet WordNet id in the file name, needed for target = \"label\""
+        k = wnids.index(wnid)
+        return k, "label", f"the image's true class, from the WordNet id {wnid} in its file name (target = \"label\")"
+    return int(rule), "index", f"class index {int(rule)} fixed in the study config"

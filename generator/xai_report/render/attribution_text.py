@@ -1,0 +1,60 @@
+"""Sentences about the attribution results, made from the numbers in ``results.json``.
+
+The stage writes numbers only; the home page's headlines and the comparison page's verdict on the original
+study's claim ("methods agree on clear images, diverge on ambiguous ones") are worded here.
+"""
+
+from __future__ import annotations
+
+SIGNIFICANCE = 0.05
+"""p-value below which a positive confidence-agreement correlation "supports" the claim."""
+DEFAULT_REGION_TITLE = "LIME"
+"""The region-level method the original study's claim names, for the verdict when no study method has regions."""
+
+
+def region_methods(section: dict) -> list[str]:
+    """The methods whose explanations have regions (their image entries carry ``segments``), in study order."""
+    images = section.get("images", [])
+    return [m["name"] for m in section["methods"] if any("segments" in r["methods"][m["name"]] for r in images)]
+
+
+def region_title(section: dict) -> str:
+    """The title of the method the confidence-agreement test measures agreement with (the first with regions)."""
+    titles = {m["name"]: m["title"] for m in section["methods"]}
+    regional = region_methods(section)
+    return titles[regional[0]] if regional else DEFAULT_REGION_TITLE
+
+
+def verdict(cva: dict, region: str = DEFAULT_REGION_TITLE) -> str:
+    """What the confidence-agreement correlation (``comparison.confidence_vs_agreement``) says of the claim."""
+    rho, p, n = cva["spearman"], cva["p_value"], cva["n"]
+    if rho is None:
+        return f"too few images with both {region} and a CAM to test the claim"
+    strength = "supports" if rho > 0 and p < SIGNIFICANCE else ("leans towards" if rho > 0 else "does not support")
+    return (f"across {n} images, CAM-{region} agreement and the model's confidence have Spearman rho = {rho:.2f} "
+            f"(p = {p:.2f}): our data {strength} the study's claim that methods agree more on clear images")
+
+
+def headlines(section: dict | None) -> list[str]:
+    """One-line findings for the home page (none without a comparison)."""
+    comp = (section or {}).get("comparison")
+    if not comp:
+        return []
+    titles = {m["name"]: m["title"] for m in section["methods"]}
+    lines = []
+    rows = [r for r in comp["methods"] if r["deletion_auc"]["mean"] is not None]
+    if rows:
+        best = min(rows, key=lambda r: r["deletion_auc"]["mean"])
+        lines.append(
+            f"Most faithful by deletion AUC (lower is better): {titles[best['method']]} "
+            f"({best['deletion_auc']['mean']:.3f} on average); it beats a smooth random map on "
+            f"{best['beats_random_deletion']} of {best['images']} images."
+        )
+        for r in rows:
+            if r["beats_random_deletion"] * 2 < r["images"]:
+                lines.append(f"{titles[r['method']]} deletes slower than a random map on most images "
+                             f"({r['images'] - r['beats_random_deletion']} of {r['images']}).")
+    cva = comp["confidence_vs_agreement"]
+    if cva["spearman"] is not None:
+        lines.append("Simple vs ambiguous images: " + verdict(cva, region_title(section)) + ".")
+    return lines
