@@ -29,7 +29,7 @@ from .config import Study
 from .errors import ConfigError
 from .fingerprint import Code, code_fingerprint, library_versions
 from .models import LoadedModel, load_model, pick_device, resolve_layer
-from .store import Artifact, ArtifactStore, content_key, write_atomic
+from .store import Artifact, ArtifactStore, content_key, write_if_changed
 
 Computed = tuple[dict, dict]
 """What a compute function returns: the artifact's JSON meta and its files (name -> bytes or array)."""
@@ -126,9 +126,7 @@ class Stage:
 
 def export_file(root: Path, relative: str, data: bytes) -> str:
     """Write ``data`` to ``root / relative`` (atomically) unless the file already holds it; returns ``relative``."""
-    path = root / relative
-    if not (path.is_file() and path.read_bytes() == data):
-        write_atomic(path, data)
+    write_if_changed(root / relative, data)
     return Path(relative).as_posix()
 
 

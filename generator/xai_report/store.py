@@ -64,6 +64,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             os.unlink(tmp)
 
 
+def write_if_changed(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (atomically) unless the file already holds exactly it, so that unchanged
+    raw results and pages keep their modification times."""
+    if not (path.is_file() and path.read_bytes() == data):
+        write_atomic(path, data)
+
+
 @dataclass(frozen=True)
 class Artifact:
     path: Path

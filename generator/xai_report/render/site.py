@@ -9,14 +9,14 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import Study
 from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..results import RESULTS_FILE, read_results, read_timings
-from ..store import write_atomic
+from ..fingerprint import library_version
+from ..store import write_atomic, write_if_changed
 from . import attribution_text, plots
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
@@ -42,13 +42,8 @@ def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float]:
 
 
 def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    """The versions shown on the methodology page, in :data:`LIBRARIES` order."""
+    return {name: library_version(name) for name in LIBRARIES}
 
 
 def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
@@ -103,11 +98,6 @@ def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:
     return written
 
 
-def _write_if_changed(path: Path, data: bytes) -> None:
-    if not (path.is_file() and path.read_bytes() == data):
-        write_atomic(path, data)
-
-
 def _copy(src: Path, dst: Path, site: Path) -> str:
     if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes()):
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +146,7 @@ def render_site(study: Study) -> int:
             if isinstance(page, Asset):
                 # figures depend on results.json alone: unchanged results, unchanged figures (render stays fast)
                 if not (figures_fresh and (site / page.path).is_file()):
-                    _write_if_changed(site / page.path, page.make())
+                    write_if_changed(site / page.path, page.make())
                 written.append(page.path)
                 continue
             root = Safe("../" * page.path.count("/"))
