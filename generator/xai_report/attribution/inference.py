@@ -8,13 +8,14 @@ model. Either way under ``torch.inference_mode``: no autograd bookkeeping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 from torch import nn
@@ -78,6 +79,31 @@ def images_per_pass(height: int, width: int) -> int:
     return max(1, PIXELS_PER_PASS // max(1, height * width))
 
 
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
+               "_forward_hooks_always_called", "_backward_pre_hooks", "_backward_hooks")
+
+
+@contextlib.contextmanager
+def hooks_set_aside(model: nn.Module) -> Iterator[None]:
+    """Every module hook of ``model`` removed for the block, then put back as it was.
+
+    A trace records what the hooks do: grad-cam's hooks on the target layer (present while a CAM runs) add
+    uses of that layer's output, which stop ``optimize_for_inference`` from fusing it the same way, and the
+    frozen copy's floats differ in the last bits (1e-6 on EfficientNet-Lite0's logits). The copy is made
+    once per model, by whichever method scores first, so without this a build resumed after a kill (where
+    the metrics may score first) would not give the bits of a clean one (where Score-CAM does).
+    """
+    saved = [(module, name, getattr(module, name)) for module in model.modules() for name in _HOOK_DICTS
+             if getattr(module, name, None)]
+    for module, name, hooks in saved:
+        setattr(module, name, type(hooks)())
+    try:
+        yield
+    finally:
+        for module, name, hooks in saved:
+            setattr(module, name, hooks)
+
+
 def frozen_for_cpu(model: nn.Module, example: torch.Tensor) -> Optional[torch.jit.ScriptModule]:
     """A TorchScript copy of ``model`` traced on ``example`` and frozen for CPU inference, or None.
 
@@ -87,12 +113,13 @@ def frozen_for_cpu(model: nn.Module, example: torch.Tensor) -> Optional[torch.ji
     the weights. Tracing records the one path ``forward`` took on ``example``: if the tracer warns that the
     path depended on tensor values (a Python ``if`` on a tensor, ``.item()``), no copy is made. Returns
     None then, and when tracing or freezing fails (these APIs are deprecated in favour of ``torch.compile``
-    and may go); callers fall back to the eager model.
+    and may go); callers fall back to the eager model. The trace never sees the model's hooks
+    (:func:`hooks_set_aside`), so the copy is the same whoever asks for it first.
     """
     if example.device.type != "cpu":
         return None
     try:
-        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad(), hooks_set_aside(model):
             warnings.simplefilter("always")
             traced = torch.jit.trace(model, example, check_trace=False)
             if any(issubclass(w.category, torch.jit.TracerWarning) for w in caught):
