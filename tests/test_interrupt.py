@@ -2,7 +2,7 @@
 
 A small real study (the packaged EfficientNet-Lite0, two study images, Grad-CAM, Ablation-CAM, Score-CAM and
 LIME with few samples, and the faithfulness and agreement metrics) runs as ``python -m xai_report.cli build`` in
-a subprocess, which is killed (SIGINT, SIGKILL) in the middle of the stage, once the second image has begun. The
+a subprocess, which is killed (SIGINT, SIGKILL) in the middle of the stage, once the first image has its maps. The
 next build, in a fresh process, must finish, and its ``results.json`` and raw maps must be byte-identical to
 those of a clean build run in another process and folder: an artifact must come out bit for bit the same
 whatever the process computed before it (its frozen model copy, thread pool and caches).
@@ -121,7 +121,9 @@ def test_killed_build_resumes_to_identical_bytes(tmp_path, clean, sig):
     study = make_study(tmp_path / "study")
     out = tmp_path / "study" / "out"
     proc = start_build(study)
-    wait_for_artifacts(proc, out, count=PER_IMAGE + 1)  # the first image is done, the second has begun
+    # Killed when the first image has its maps but not yet its metrics: the resumed process then scores the
+    # metrics first, before any CAM, so its frozen model copy is made in another state than the clean build's.
+    wait_for_artifacts(proc, out, count=PER_IMAGE - 1)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
