@@ -77,6 +77,21 @@ def test_pages_say_what_is_explained_and_escape_names(built):
     assert "<img src=x" not in pages and "&lt;img src=x onerror=alert\\(1\\)&gt;" in pages
 
 
+def test_image_pages_show_the_neurons_behind_the_prediction(built):
+    """EfficientNet-Lite0's head is global average pooling then one linear layer: the explained logit is the sum
+    of its bn2 units' contributions, listed on the page with how much of the evidence they carry."""
+    root, _, _ = built
+    results = json.loads((root / "out" / "results.json").read_text())
+    record = next(r for r in results["attribution"]["images"] if r["file"] == "n01443537_goldfish.JPEG")
+    neurons = record["neurons"]
+    assert neurons["layer"] == "bn2" and neurons["units_total"] == 1280 and len(neurons["units"]) == 10
+    assert 0 < neurons["shown_share"] < 1
+    page = (root / "site_src" / "attribution" / "images" / "n01443537_goldfish.md").read_text()
+    assert "## Neurons behind this prediction" in page and "not dissected" in page
+    assert f"| {neurons['units'][0]['unit']} | not dissected |" in page
+    assert "of the positive evidence" in page
+
+
 def test_methodology_page_shows_the_benchmark_results(built):
     root, _, _ = built
     page = (root / "site_src" / "methodology" / "index.md").read_text()

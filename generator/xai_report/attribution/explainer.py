@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -140,3 +140,23 @@ class Explainer(ABC):
         """The explanation drawn on the photo (HxWx3 in [0, 1]) as JPEG: by default the map, min-max scaled,
         as a jet heatmap (red = most evidence)."""
         return overlays.heatmap_overlay(rgb, explanation.map)
+
+
+def exported_entry(artifact: Artifact, base: str, class_index: int, export: Callable[[str, bytes], str]) -> dict:
+    """A method's entry of an image record in ``results.json``: its map and overlay exported as
+    ``maps/<base>.npy`` and ``overlays/<base>.jpg`` (``base`` = ``<image>_<method>``), its regions (segment ids
+    and weights) if it has any, its own arrays and its own fields. ``export(relative path, bytes)`` writes a
+    raw result and returns its path."""
+    found = Explanation.from_artifact(artifact)
+    entry = {
+        "class_index": class_index,
+        "map": export(f"maps/{base}.npy", artifact.file(MAP_FILE).read_bytes()),
+        "overlay": export(f"overlays/{base}.jpg", artifact.file(OVERLAY_FILE).read_bytes()),
+    }
+    if found.regions is not None:
+        entry["segments"] = export(f"maps/{base}_segments.npy", artifact.file(REGIONS_FILE).read_bytes())
+        entry["weights"] = found.regions.json_weights()
+    for name in found.files:
+        entry[name] = export(f"maps/{base}_{name}.npy", artifact.file(extra_file(name)).read_bytes())
+    entry.update(found.fields)
+    return entry

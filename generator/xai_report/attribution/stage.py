@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .. import data
@@ -27,8 +28,8 @@ from ..models import LoadedModel, resolve_layer
 from ..stage import Stage, output_shapes
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
-from . import across_images, agreement, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
-from .explainer import MAP_FILE, OVERLAY_FILE, REGIONS_FILE, Explanation, Settings, extra_file
+from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
+from .explainer import Explanation, Settings, exported_entry
 from .inputs import ImageInput, load_inputs, target_for
 from .methods import METHODS
 
@@ -71,20 +72,41 @@ class AttributionStage(Stage):
         settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed)
         self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
         self._layer_hw: tuple[int, int] | None = None
+        self._head: nn.Linear | str | None = None
 
     # -- cached computations -------------------------------------------------------------------
 
     def predict(self, item: ImageInput) -> Artifact:
-        """Softmax probabilities of every class (``probs.npy``)."""
-        key = self.key("predictions", code=(sys.modules[__name__], data), model=self.model_key, image=item.sha256)
+        """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
+        then one linear layer, the classifier's input (``features.npy``, see :mod:`.contributions`)."""
+        key = self.key("predictions", code=(sys.modules[__name__], data, contributions), model=self.model_key,
+                       layer=self.cfg.layer, image=item.sha256)
 
         def compute():
-            with torch.inference_mode():
-                logits = self.model.module(item.prepared.tensor.to(self.device))
+            x = item.prepared.tensor.to(self.device)
+            head = self.pooled_head(x)
+            logits, features = contributions.forward_with_features(self.model.module, head, x)
             probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy().astype(np.float32)
-            return {"kind": "predictions"}, {"probs.npy": probs}
+            files = {"probs.npy": probs} | ({} if features is None else {"features.npy": features})
+            return {"kind": "predictions", "head": head if isinstance(head, str) else None}, files
 
         return self.cached(key, compute)
+
+    def pooled_head(self, x: torch.Tensor):
+        """The classifier fed by ``attribution.layer``'s global average, or why there is none (found once)."""
+        if self._head is None:
+            self._head = contributions.find_pooled_head(self.model.module, self.cfg.layer, x)
+        return self._head
+
+    def neurons(self, item: ImageInput, prediction: Artifact, class_index: int) -> dict:
+        """The explained logit decomposed over the units of ``attribution.layer`` (:func:`contributions.decompose`),
+        or the reason it cannot be."""
+        head = self.pooled_head(item.prepared.tensor.to(self.device))
+        if isinstance(head, str) or "features.npy" not in prediction.meta["_files"]:
+            return {"layer": self.cfg.layer, "absent": head if isinstance(head, str) else "no pooled linear head"}
+        weight = head.weight[class_index].detach().float().cpu().numpy()
+        bias = 0.0 if head.bias is None else float(head.bias[class_index])
+        return {"layer": self.cfg.layer, **contributions.decompose(prediction.array("features.npy"), weight, bias)}
 
     def explain(self, item: ImageInput, method: str, class_index: int) -> Artifact:
         """One method's explanation of ``class_index`` and its overlay (:meth:`Explanation.stored`)."""
@@ -172,7 +194,8 @@ class AttributionStage(Stage):
         return params
 
     def _run_image(self, item: ImageInput, skipped: list[dict], progress) -> dict | None:
-        probs = self.predict(item).array("probs.npy")
+        prediction = self.predict(item)
+        probs = prediction.array("probs.npy")
         progress.update(1)
         target = target_for(self.cfg.target, item.path, probs, self.model.wnids)
         if isinstance(target, str):
@@ -204,8 +227,9 @@ class AttributionStage(Stage):
             artifact = self.explain(item, method, class_index)
             artifacts[method] = artifact
             self.stats.timings[item.image_id][method] = artifact.meta["seconds"]
-            record["methods"][method] = self._method_entry(item.image_id, method, class_index, artifact)
+            record["methods"][method] = exported_entry(artifact, f"{item.image_id}_{method}", class_index, self.export)
             progress.update(1)
+        record["neurons"] = self.neurons(item, prediction, class_index)
         if self.cfg.metrics:
             progress.set_postfix_str(f"{item.image_id[:24]} metrics")
             found = self.evaluate(item, class_index, artifacts)
@@ -213,21 +237,3 @@ class AttributionStage(Stage):
             self.stats.timings[item.image_id]["metrics"] = found.meta["seconds"]
             progress.update(1)
         return record
-
-    def _method_entry(self, image_id: str, method: str, class_index: int, artifact: Artifact) -> dict:
-        """A method's entry of an image record: its exported map and overlay, its regions (segment ids and
-        weights) if it has any, its own arrays and its own fields."""
-        found = Explanation.from_artifact(artifact)
-        base = f"{image_id}_{method}"
-        entry = {
-            "class_index": class_index,
-            "map": self.export(f"maps/{base}.npy", artifact.file(MAP_FILE).read_bytes()),
-            "overlay": self.export(f"overlays/{base}.jpg", artifact.file(OVERLAY_FILE).read_bytes()),
-        }
-        if found.regions is not None:
-            entry["segments"] = self.export(f"maps/{base}_segments.npy", artifact.file(REGIONS_FILE).read_bytes())
-            entry["weights"] = found.regions.json_weights()
-        for name in found.files:
-            entry[name] = self.export(f"maps/{base}_{name}.npy", artifact.file(extra_file(name)).read_bytes())
-        entry.update(found.fields)
-        return entry

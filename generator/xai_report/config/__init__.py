@@ -64,6 +64,8 @@ def resolve_paths(study: Study) -> None:
     att.images = str(study.path(att.images))
     dis.probe = [str(study.path(folder)) for folder in dis.probe]
     dis.concepts = str(study.path(dis.concepts))
+    dis.wordnet_classes = str(study.path(dis.wordnet_classes))
+    dis.wordnet_ancestors = str(study.path(dis.wordnet_ancestors))
     if dis.clip.file:
         dis.clip.file = str(study.path(dis.clip.file))
     if study.benchmarks:

@@ -52,8 +52,15 @@ def validate(study: Study) -> None:
         for folder in dis.probe:
             if not study.path(folder).is_dir():
                 raise ConfigError(f"dissection.probe: folder {study.path(folder)} does not exist")
-        if not study.path(dis.concepts).is_file():
-            raise ConfigError(f"dissection.concepts: file {study.path(dis.concepts)} does not exist")
+        if dis.concepts_source not in ("clip", "labels"):
+            raise ConfigError(f"dissection.concepts_source: {dis.concepts_source!r}; allowed: clip, labels")
+        files = ("concepts",) if dis.concepts_source == "clip" else ("wordnet_classes", "wordnet_ancestors")
+        for name in files:
+            if not study.path(getattr(dis, name)).is_file():
+                raise ConfigError(f"dissection.{name}: file {study.path(getattr(dis, name))} does not exist")
+        if not 1 <= dis.min_classes <= dis.max_classes:
+            raise ConfigError(f"dissection.min_classes/max_classes: need 1 <= min_classes <= max_classes, got "
+                              f"{dis.min_classes} and {dis.max_classes}")
         if dis.pool not in ("mean", "max"):
             raise ConfigError(f"dissection.pool: {dis.pool!r}; allowed: mean, max")
         if dis.top_k < 1:

@@ -86,6 +86,14 @@ class DissectionConfig(_Table):
     layers: list[str] = Field(default_factory=lambda: ["layer3", "layer4", "fc"])
     probe: list[str] = Field(default_factory=lambda: ["data/probe/imagenet-samples", "data/probe/scenes"])
     concepts: str = "data/concepts/20k.txt"
+    concepts_source: str = "clip"
+    """Where a probe image's concept probabilities come from: ``clip`` (CLIP-Dissect) or ``labels`` (its
+    ImageNet class and the class's WordNet ancestors, :mod:`xai_report.dissect.label_concepts`)."""
+    wordnet_classes: str = "data/concepts/imagenet_wordnet.csv"
+    wordnet_ancestors: str = "data/concepts/wordnet_ancestors.csv"
+    min_classes: int = 3
+    max_classes: int = 300
+    """Labels source: an ancestor synset is a concept when it covers between these many ImageNet classes."""
     pool: str = "mean"
     top_k: int = 100
     batch_size: int = 64

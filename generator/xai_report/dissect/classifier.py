@@ -1,7 +1,8 @@
 """The classifier layer of a dissected model: which layers to collect, and whether a layer feeds it.
 
-torchvision's ResNets end in ``fc``, a linear layer whose outputs are the class logits. Its activations
-serve the fc self-check (:mod:`.self_check`) and the importance of the layer that feeds it (:mod:`.importance`).
+torchvision's ResNets end in ``fc``, timm's EfficientNets in ``classifier``: a linear layer whose outputs are
+the class logits. Its activations serve the fc self-check (:mod:`.self_check`) and the importance of the layer
+that feeds it (:mod:`.importance`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,27 @@ from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
 
 CLASSIFIER = "fc"
-"""The layer whose outputs are the class logits (torchvision ResNets)."""
+"""The layer whose outputs are the class logits in torchvision's ResNets (the name of CLIP-Dissect's check)."""
+NAMES = (CLASSIFIER, "classifier", "head", "head.fc")
+"""Where classifiers keep their last linear layer (torchvision ResNets, timm EfficientNets, ViT-like)."""
+
+
+def classifier_name(model: LoadedModel) -> str | None:
+    """The module path of the model's classifier: the first of :data:`NAMES` that is a linear layer."""
+    for name in NAMES:
+        try:
+            layer = resolve_layer(model.module, name)
+        except ConfigError:
+            continue
+        if isinstance(layer, nn.Linear):
+            return name
+    return None
 
 
 def classifier(model: LoadedModel) -> nn.Linear | None:
-    """The model's ``fc`` layer if it has one and it is linear."""
-    try:
-        layer = resolve_layer(model.module, CLASSIFIER)
-    except ConfigError:
-        return None
-    return layer if isinstance(layer, nn.Linear) else None
+    """The model's classifier layer (:func:`classifier_name`), or None."""
+    name = classifier_name(model)
+    return None if name is None else resolve_layer(model.module, name)
 
 
 def collected_layers(key: str, model: LoadedModel, layers: list[str]) -> list[str]:
@@ -32,7 +44,8 @@ def collected_layers(key: str, model: LoadedModel, layers: list[str]) -> list[st
             resolve_layer(model.module, layer)
         except ConfigError as exc:
             raise ConfigError(f"dissection.layers: {exc} (model {key})") from None
-    extra = [CLASSIFIER] if classifier(model) is not None and CLASSIFIER not in layers else []
+    name = classifier_name(model)
+    extra = [name] if name is not None and name not in layers else []
     return list(dict.fromkeys(layers)) + extra
 
 

@@ -27,8 +27,10 @@ class ConceptSet:
     purpose: str
     words: list[str]
     sha256: str
-    feats: torch.Tensor
-    """CLIP text features, unnormalised, one row per word."""
+    feats: torch.Tensor | None
+    """CLIP text features, unnormalised, one row per word (None for the labels source)."""
+    p: torch.Tensor | None = None
+    """The labels source's concept probabilities of the probe images (images x words), given, not from CLIP."""
 
 
 def concept_set(stage: Stage, clip: LoadedClip, purpose: str, words: list[str]) -> ConceptSet:

@@ -7,7 +7,6 @@ import csv
 import io
 
 from ..stage import Stage
-from .classifier import CLASSIFIER
 from .labelling import LABELS_K
 
 
@@ -43,9 +42,13 @@ def detailed_csv(rows: list[dict]) -> bytes:
 
 
 def self_check_csv(check: dict) -> bytes:
-    lines = [[CLASSIFIER, u["unit"], u["class"], u["label"], "; ".join(u["top5"]), u["rank"] or ""]
+    header = ["layer", "unit", "class", "label", "top5", "rank_of_class"]
+    lines = [[check["layer"], u["unit"], u["class"], u["label"], "; ".join(u["top5"]), u["rank"] or ""]
              for u in check["units"]]
-    return _csv(["layer", "unit", "class", "label", "top5", "rank_of_class"], lines)
+    if "class_or_ancestor" in check:  # the labels source: was the label the class or one of its ancestors?
+        header.append("class_or_ancestor")
+        lines = [line + ["yes" if u["class_or_ancestor"] else "no"] for line, u in zip(lines, check["units"])]
+    return _csv(header, lines)
 
 
 def write_csvs(stage: Stage, slug: str, rows: list[dict], check: dict | None) -> dict[str, str]:

@@ -40,10 +40,11 @@ class ProbeFeatures:
     """The cached per-image artifacts of one stage's CLIP model and classifiers.
 
     ``collect[key]`` are the layers collected from model ``key``; ``model_ids[key]`` what identifies the
-    model in a cache key (its weights and preprocessing).
+    model in a cache key (its weights and preprocessing). ``clip`` is None with the labels concept source:
+    then no CLIP feature is computed.
     """
 
-    def __init__(self, stage: Stage, clip: LoadedClip, models: dict[str, LoadedModel], collect: dict[str, list[str]],
+    def __init__(self, stage: Stage, clip: LoadedClip | None, models: dict[str, LoadedModel], collect: dict[str, list[str]],
                  model_ids: dict[str, dict]):
         self.stage = stage
         self.clip = clip
@@ -64,7 +65,8 @@ class ProbeFeatures:
         return self.stage.store.get(key) is not None  # a look, not a use: not counted as reused
 
     def _missing(self, img: ProbeImage) -> bool:
-        keys = [self.clip_key(img.sha256)] + [self.acts_key(key, img.sha256) for key in self.models]
+        keys = [self.clip_key(img.sha256)] if self.clip is not None else []
+        keys += [self.acts_key(key, img.sha256) for key in self.models]
         return not all(self._stored(k) for k in keys)
 
     def ensure(self, probe: list[ProbeImage], skipped: list[dict]) -> list[ProbeImage]:
@@ -78,7 +80,8 @@ class ProbeFeatures:
             readable = {img.sha256 for img, _ in decoded}
             unreadable.update(img.sha256 for img in batch if img.sha256 not in readable)
             if decoded:
-                self._clip_images(decoded)
+                if self.clip is not None:
+                    self._clip_images(decoded)
                 for key in self.models:
                     self._activations(key, decoded)
             bar.update(len(batch))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..models import LoadedModel
-from .classifier import CLASSIFIER, classifier, feeds_classifier
+from .classifier import classifier, classifier_name, feeds_classifier
 
 BY_CLASSIFIER = "classifier weight"
 BY_ACTIVATION = "activation x score"
@@ -46,8 +46,8 @@ def layer_importance(model: LoadedModel, layer: str, acts: dict[str, torch.Tenso
     """``fc_importance`` for the layer that feeds the classifier directly (checked numerically: the
     classifier of its mean-pooled activations reproduces the logits), ``activation_importance`` else;
     with the kind's name."""
-    fc = classifier(model)
+    fc, name = classifier(model), classifier_name(model)
     a = acts[layer]
-    if layer != CLASSIFIER and fc is not None and feeds_classifier(fc, a, acts.get(CLASSIFIER), pool):
+    if layer != name and fc is not None and feeds_classifier(fc, a, acts.get(name), pool):
         return fc_importance(a, fc.weight.detach().float().cpu()), BY_CLASSIFIER
     return activation_importance(a, scores), BY_ACTIVATION

@@ -60,8 +60,10 @@ def compute_labels(p: torch.Tensor, acts: torch.Tensor, words: list[str], top_k:
 class Labeller:
     """Labels the layers of every model against concept sets, on one probe set's CLIP image features."""
 
-    def __init__(self, stage: Stage, clip_id: str, image_feats: torch.Tensor, probe_sha: str):
+    def __init__(self, stage: Stage, clip_id: str, image_feats: torch.Tensor | None, probe_sha: str,
+                 code: tuple[str, ...] = ()):
         self.stage = stage
+        self.code = LABELS_CODE + code
         self.clip_id = clip_id
         self.image_feats = image_feats
         self.probe_sha = probe_sha
@@ -69,7 +71,10 @@ class Labeller:
         self._similarity: dict[str, torch.Tensor] = {}
 
     def similarity(self, cs: ConceptSet) -> torch.Tensor:
-        """``P`` (images x concepts), computed once per concept set and shared by every model and layer."""
+        """``P`` (images x concepts), computed once per concept set and shared by every model and layer (the
+        labels source gives it with the concept set)."""
+        if cs.p is not None:
+            return cs.p
         if cs.sha256 not in self._similarity:
             self._similarity[cs.sha256] = clip_similarity(self.image_feats, cs.feats)
         return self._similarity[cs.sha256]
@@ -79,7 +84,7 @@ class Labeller:
         """Top-5 concepts of every neuron of one whole layer of model ``key`` (soft-WPMI), and its null threshold."""
         null = {**NULL, "seed": self.stage.study.seed} if with_null else None
         params = {"top_k": self.cfg.top_k, **WPMI, "labels": LABELS_K, "null": null}
-        art_key = self.stage.key("dissect_labels", code=LABELS_CODE, libraries=LABELS_LIBRARIES, model=model_id,
+        art_key = self.stage.key("dissect_labels", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
                                  layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
         art = self.stage.lookup(art_key)

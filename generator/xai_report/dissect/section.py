@@ -123,6 +123,16 @@ def comparisons(models: Sequence[Mapping], counts_of: Mapping[str, Counts]) -> l
     return out
 
 
+def _concepts(cfg: DissectionConfig, concepts: ConceptSet) -> dict:
+    """Where the concepts came from: the CLIP concept file, or the labels source's WordNet files and bounds."""
+    if cfg.concepts_source == "clip":
+        return {"file": display_name(Path(cfg.concepts)), "count": len(concepts.words), "sha256": concepts.sha256,
+                "source": "clip"}
+    return {"file": display_name(Path(cfg.wordnet_classes)), "count": len(concepts.words),
+            "sha256": concepts.sha256, "source": "labels", "ancestors_file": display_name(Path(cfg.wordnet_ancestors)),
+            "min_classes": cfg.min_classes, "max_classes": cfg.max_classes}
+
+
 def build_section(cfg: DissectionConfig, seed: int, clip_id: str, probe: list[ProbeImage], probe_sha: str,
                   concepts: ConceptSet, dissected: list[DissectedModel], concept_category: Mapping[str, str],
                   skipped: list[dict]) -> dict:
@@ -132,11 +142,11 @@ def build_section(cfg: DissectionConfig, seed: int, clip_id: str, probe: list[Pr
     files = [p for m in models for p in m["files"].values()]
     return {
         "method": {"name": "CLIP-Dissect", "citation": CITATION, "strips_citation": STRIPS_CITATION},
-        "clip": {"id": clip_id, "arch": cfg.clip.arch, "pretrained": cfg.clip.pretrained},
+        "clip": ({"id": clip_id, "arch": cfg.clip.arch, "pretrained": cfg.clip.pretrained}
+                 if cfg.concepts_source == "clip" else None),
         "probe": {"folders": [display_name(Path(f)) for f in cfg.probe], "images": len(probe),
                   "sha256": probe_sha, "files": [img.name for img in probe]},
-        "concepts": {"file": display_name(Path(cfg.concepts)), "count": len(concepts.words),
-                     "sha256": concepts.sha256},
+        "concepts": _concepts(cfg, concepts),
         "parameters": {"pool": cfg.pool, "top_k": cfg.top_k, **WPMI, "labels_per_neuron": LABELS_K,
                        "null_quantile": NULL["quantile"], "null_shuffles": NULL["shuffles"], "seed": seed,
                        "strip_images": min(cfg.strip_images, len(probe)), "strip_thumb_px": strips.THUMB,

@@ -15,6 +15,9 @@ Networks", ICLR 2023. The stage:
 5. checks itself on ``fc`` (:mod:`.self_check`), categorises the labels (:mod:`.categories`), writes the CSVs
    (:mod:`.exports`) and assembles the ``dissection`` section of ``results.json`` (:mod:`.section`).
 
+With ``concepts_source = "labels"`` no CLIP is loaded: the concepts and ``P`` come from the probe images'
+ImageNet classes and WordNet (:mod:`.label_concepts`), and the self-check counts class-or-ancestor matches too.
+
 Compute times go to ``stats`` (``timings.json``), so two builds give byte-identical results.
 """
 
@@ -34,15 +37,19 @@ from ..store import ArtifactStore
 from ..text import unique_slug
 from . import self_check, strips
 from .categories import DEFAULT_CATEGORIES, label_categories
-from .classifier import collected_layers
+from .classifier import classifier_name, collected_layers
 from .concepts import ConceptSet, concept_set
 from .exports import write_csvs
 from .features import ProbeFeatures
+from .label_concepts import LabelVocabulary, label_concept_set, labelled_probe, read_vocabulary
 from .labelling import Labeller
 from .neurons import neuron_rows
 from .probe import ProbeImage, list_probe, probe_sha
 from .section import DissectedModel, build_section
 
+LABELS_ID = "labels"
+"""What stands for the CLIP model's id in the label cache keys and ``results.json`` with the labels source."""
+LABELS_CODE = ("xai_report.dissect.label_concepts",)
 RESERVED_SLUGS = {"index", "compare", "assets"}
 """Page names the dissection section uses itself; a model or layer slug never takes one."""
 
@@ -64,10 +71,16 @@ class DissectionStage(Stage):
                  models: dict[str, LoadedModel] | None = None, clip: LoadedClip | None = None):
         super().__init__(study, store, device)
         self.cfg = study.dissection
-        # CLIP first: it is this stage's own dependency, and the file most likely missing offline.
-        spec = self.cfg.clip
-        self.clip = clip or load_clip(spec.arch, spec.pretrained, file=spec.file, offline=study.offline)
-        self.clip.model.to(self.device).eval()
+        self.vocab: LabelVocabulary | None = None
+        self.clip: LoadedClip | None = None
+        if self.cfg.concepts_source == "labels":
+            self.vocab, self.synsets_above = read_vocabulary(Path(self.cfg.wordnet_classes),
+                                                             Path(self.cfg.wordnet_ancestors),
+                                                             self.cfg.min_classes, self.cfg.max_classes)
+        else:  # CLIP first: it is this stage's own dependency, and the file most likely missing offline.
+            spec = self.cfg.clip
+            self.clip = clip or load_clip(spec.arch, spec.pretrained, file=spec.file, offline=study.offline)
+            self.clip.model.to(self.device).eval()
         given = models or {}
         self.models = {key: given.get(key) or self.load_model(key) for key in self.cfg.models}
         for model in self.models.values():
@@ -82,21 +95,29 @@ class DissectionStage(Stage):
     def run(self) -> dict:
         start = time.perf_counter()
         probe, skipped = list_probe(self.cfg.probe)
+        if self.vocab is not None:
+            probe = labelled_probe(self.vocab, probe, skipped)
         probe = self.features.ensure(probe, skipped)
         if not probe:
             raise BadInput(f"dissection.probe: no readable probe image in {', '.join(self.cfg.probe)}")
         sha = probe_sha(probe)
-        labeller = Labeller(self, self.clip.clip_id, self.features.image_features(probe), sha)
-        concepts = concept_set(self, self.clip, "concepts", read_concepts(Path(self.cfg.concepts)))
-        categories = concept_set(self, self.clip, "categories", list(DEFAULT_CATEGORIES.values()))
-        dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
-        concept_category = label_categories(concepts.words, concepts.feats, categories.feats,
-                                            (r["label"] for d in dissected for r in d.rows))
+        if self.vocab is not None:
+            labeller = Labeller(self, LABELS_ID, None, sha, code=LABELS_CODE)
+            concepts = label_concept_set(self.vocab, probe)
+            dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
+            concept_category = self.vocab.categories(self.synsets_above)
+        else:
+            labeller = Labeller(self, self.clip.clip_id, self.features.image_features(probe), sha)
+            concepts = concept_set(self, self.clip, "concepts", read_concepts(Path(self.cfg.concepts)))
+            categories = concept_set(self, self.clip, "categories", list(DEFAULT_CATEGORIES.values()))
+            dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
+            concept_category = label_categories(concepts.words, concepts.feats, categories.feats,
+                                                (r["label"] for d in dissected for r in d.rows))
         for d in dissected:
             for r in d.rows:
                 r["category"] = concept_category.get(r["label"], "other")
             d.files = write_csvs(self, d.slug, d.rows, d.check)
-        section = build_section(self.cfg, self.study.seed, self.clip.clip_id, probe, sha, concepts, dissected,
+        section = build_section(self.cfg, self.study.seed, self.clip.clip_id if self.clip else LABELS_ID, probe, sha, concepts, dissected,
                                 concept_category, skipped)
         self.stats.seconds = time.perf_counter() - start
         return section
@@ -119,10 +140,14 @@ class DissectionStage(Stage):
         strip_paths = self._strips(key, probe, layers, rows)
         for r in rows:
             r["strip"] = strip_paths[(r["layer"], r["unit"])]
-        check = None
-        if self_check.applies(model, acts):
+        check, fc = None, classifier_name(model)
+        if self_check.applies(model, acts, fc) and self.vocab is not None:
+            if acts[fc].shape[1] == self.vocab.n_classes:
+                check = self_check.labels_self_check(labeller, key, model_id, fc, acts, concepts, self.vocab, rows,
+                                                     with_null=fc in self.cfg.layers)
+        elif self_check.applies(model, acts, fc):
             classes = concept_set(self, self.clip, f"classes {key}", list(model.class_names))
-            check = self_check.self_check(labeller, key, model_id, model, acts, classes, rows)
+            check = self_check.self_check(labeller, key, model_id, model, fc, acts, classes, rows)
         spec = self.study.models.get(key)
         label = spec.label if spec and spec.label else key
         return DissectedModel(key, self.slugs[key], label, model, layers, rows, check)

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..text import slugify
 from . import plots
-from .dissection_text import claims
+from .dissection_text import claims, concept_source
 from .pages import Asset, Page
 
 TOP_CONCEPTS_FIGURE = 20
@@ -55,7 +55,8 @@ def dissection_pages(results: dict, timings: dict) -> Iterator[Page | Asset]:
     """The overview; with a ``dissection`` section, model pages, layer galleries, figures and the comparison."""
     section = results.get("dissection")
     claimed = claims(section)
-    yield Page("dissection/index.md", "dissection_index.md.j2", {"dis": section, "claims": claimed})
+    source = concept_source(section) if section else ""
+    yield Page("dissection/index.md", "dissection_index.md.j2", {"dis": section, "claims": claimed, "source": source})
     if not section:
         return
     for model in section["models"]:
@@ -64,9 +65,10 @@ def dissection_pages(results: dict, timings: dict) -> Iterator[Page | Asset]:
                  "categories": _category_shares(model["summary"])}
         figures, assets = _figures(model, slug)
         yield from assets
-        common = {"dis": section, "model": model}
+        common = {"dis": section, "model": model, "source": source}
         yield Page(f"dissection/{slug}/index.md", "dissection_model.md.j2", {**common, "figures": figures})
         for layer in model["layers"]:
             yield Page(f"dissection/{slug}/{layer['slug']}.md", "dissection_layer.md.j2", {**common, "layer": layer})
     if section.get("comparisons"):
-        yield Page("dissection/compare.md", "dissection_compare.md.j2", {"dis": section, "claims": claimed})
+        yield Page("dissection/compare.md", "dissection_compare.md.j2", {"dis": section, "claims": claimed,
+                                                                         "source": source})

@@ -74,6 +74,18 @@ def claims(section: Mapping | None) -> dict | None:
     return {"rows": rows, "any_claim": any(found.values()), "overlap": overlap}
 
 
+def concept_source(section: Mapping) -> str:
+    """The sentence every dissection page carries: which concept source labelled the neurons."""
+    c = section["concepts"]
+    if c.get("source", "clip") == "labels":
+        return (f"Concept source: labels, {c['count']} concepts, the ImageNet class names and the WordNet "
+                f"ancestors covering {c['min_classes']} to {c['max_classes']} classes; an image's concepts are its "
+                f"class and that class's ancestors (no CLIP).")
+    clip = section.get("clip") or {}
+    return (f"Concept source: CLIP ({clip.get('arch', '?')} / {clip.get('pretrained', '?')}): {c['count']} concept "
+            f"words of {c['file']}.")
+
+
 def headlines(section: Mapping | None) -> list[str]:
     """One-line findings for the home page; none when dissection did not run."""
     if not section:
@@ -82,7 +94,8 @@ def headlines(section: Mapping | None) -> list[str]:
     neurons = sum(m["summary"]["neurons"] for m in models)  # the models' own counts, added up for one sentence
     lines = [
         f"Dissection: {neurons} neurons of {len(models)} model(s) ({', '.join(m['label'] for m in models)}) "
-        f"labelled with CLIP-Dissect against {section['concepts']['count']} concepts on "
+        f"labelled with CLIP-Dissect's soft-WPMI against {section['concepts']['count']} concepts "
+        f"({'ImageNet classes and WordNet ancestors' if section['concepts'].get('source') == 'labels' else 'CLIP'}) on "
         f"{section['probe']['images']} probe images."
     ]
     for m in models:
@@ -95,9 +108,12 @@ def headlines(section: Mapping | None) -> list[str]:
         )
         check = m.get("self_check")
         if check:
+            extra = (f", {_pct(check['class_or_ancestor'])} their class or one of its ancestors"
+                     if "class_or_ancestor" in check else "")
             lines.append(
-                f"{m['label']} self-check: {_pct(check['top1'])} of its {check['neurons']} fc neurons get their own "
-                f"class name as top-1 label ({_pct(check['top5'])} within the top 5; chance {_pct(check['chance_top1'])})."
+                f"{m['label']} self-check: {_pct(check['top1'])} of its {check['neurons']} classifier neurons get their "
+                f"own class name as top-1 label{extra} ({_pct(check['top5'])} within the top 5; chance "
+                f"{_pct(check['chance_top1'])})."
             )
     for c in section["comparisons"]:
         lines.append(f"{c['a_label']} vs {c['b_label']}: {_pct(c['overlap'])} of the top-{c['n']} concepts are shared.")

@@ -17,7 +17,7 @@ from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..results import RESULTS_FILE, read_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
-from . import attribution_text, plots
+from . import attribution_text, neurons, plots
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
 from .dissection_text import headlines as dissection_headlines
@@ -68,12 +68,22 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
                    {**common, "comp": comp, "seconds": mean_seconds(timings, [m["name"] for m in methods]),
                     "verdict": attribution_text.verdict(comp["confidence_vs_agreement"],
                                                         attribution_text.region_title(section))})
+    labels = neurons.unit_labels(results, section["model"]["key"], section["model"]["layer"])
     for i, record in enumerate(images):
         neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
         if "metrics" in record:
             faith = record["metrics"]["faithfulness"]
             yield Asset(f"assets/figures/{record['id']}_curves.png", lambda faith=faith: plots.curves(faith, titles))
-        yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours})
+        yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours,
+                   **_neuron_context(record, labels)})
+
+
+def _neuron_context(record: dict, labels: dict[int, dict]) -> dict:
+    """What the image page's "neurons behind this prediction" section shows besides the record's numbers."""
+    found = record.get("neurons")
+    if not found or "absent" in found:
+        return {"neurons": found, "unit_labels": {}, "neuron_coverage": ""}
+    return {"neurons": found, "unit_labels": labels, "neuron_coverage": neurons.coverage(found)}
 
 
 def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:

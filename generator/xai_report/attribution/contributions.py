@@ -1,0 +1,108 @@
+"""The explained logit, decomposed over the units of the layer whose pooled output feeds the classifier.
+
+When a network ends in global average pooling followed by one linear layer, the logit of class ``c`` is exactly
+
+    z_c = sum_j W[c, j] * mean_{h,w} A_j(h, w) + b[c]
+
+for the channels ``A_j`` of that layer: the identity behind CAM (Zhou et al., "Learning Deep Features for
+Discriminative Localization", CVPR 2016, Sec. 2). Unit ``j``'s contribution to the explained class is
+``W[c, j] * mean(A_j)``; the contributions and the bias add up to the logit, so "which units made this
+prediction" has an exact answer, unit by unit. The answer is usually spread out: a handful of units carries a
+small part of the positive evidence, which :func:`decompose` reports (``shown_share``) rather than hides.
+
+:func:`find_pooled_head` checks on a real input that the model has this head at the configured layer: the
+classifier is the linear layer whose output is the model's output, and its input must equal the spatial mean of
+the layer's output. Any other head (attention pooling, a second linear layer, max pooling) gets a reason instead.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..models import resolve_layer
+
+POOL_TOLERANCE = 1e-4
+"""Largest relative difference between the classifier's input and the layer's spatial mean (float rounding)."""
+SHOWN_UNITS = 10
+"""Units listed per image, by contribution to the explained class."""
+
+
+def find_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor) -> Union[nn.Linear, str]:
+    """The model's final linear layer when its input is the global average of ``layer_name``'s output on ``x``;
+    otherwise a short reason why the logit cannot be decomposed over that layer's units."""
+    layer = resolve_layer(model, layer_name)
+    seen: dict[str, tuple] = {}
+
+    def keep(name: str):
+        def hook(_module, inputs, output) -> None:
+            seen.setdefault(name, (inputs[0] if inputs else None, output))
+        return hook
+
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    handles = [m.register_forward_hook(keep(name)) for name, m in linears]
+    handles.append(layer.register_forward_hook(keep("\0layer")))
+    try:
+        with torch.inference_mode():
+            logits = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    heads = [(name, m) for name, m in linears
+             if name in seen and isinstance(seen[name][1], torch.Tensor) and seen[name][1].shape == logits.shape
+             and torch.equal(seen[name][1], logits)]
+    if not heads:
+        return "no linear layer produces the logits"
+    name, head = heads[-1]
+    acts = seen.get("\0layer", (None, None))[1]
+    if not isinstance(acts, torch.Tensor) or acts.ndim != 4:
+        return f"the output of {layer_name} is not a map of channels"
+    pooled, features = acts.float().mean(dim=(2, 3)), seen[name][0].float()
+    scale = POOL_TOLERANCE * max(1.0, float(features.abs().max()))
+    if features.shape != pooled.shape or float((pooled - features).abs().max()) > scale:
+        return f"the classifier's input is not the global average of {layer_name}"
+    return head
+
+
+def forward_with_features(model: nn.Module, head: Union[nn.Linear, str], x: torch.Tensor
+                          ) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The logits for ``x`` and, when ``head`` is a pooled head (not a reason), its input for the first image
+    as a float32 vector: the per-channel means the logit is decomposed over."""
+    captured: list[torch.Tensor] = []
+    handle = None if isinstance(head, str) else head.register_forward_hook(
+        lambda _m, inputs, _out: captured.append(inputs[0]))
+    try:
+        with torch.inference_mode():
+            logits = model(x)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return logits, (captured[0][0].float().cpu().numpy() if captured else None)
+
+
+def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int = SHOWN_UNITS) -> dict:
+    """Each unit's contribution ``weight[j] * features[j]`` to one class's logit, the largest ``shown`` of them,
+    and how much of the positive evidence they cover.
+
+    ``features`` is the classifier's input (the layer's per-channel means), ``weight`` the class's row of the
+    classifier. ``share`` is a unit's part of the sum of positive contributions.
+    """
+    contrib = weight.astype(np.float64) * features.astype(np.float64)
+    positive = float(contrib[contrib > 0].sum())
+    order = np.lexsort((np.arange(contrib.size), -contrib))[:shown]  # largest first, ties by unit index
+    units = [{"unit": int(j), "contribution": round(float(contrib[j]), 6),
+              "share": round(float(contrib[j]) / positive, 6) if positive > 0 else None} for j in order]
+    covered = sum(float(contrib[j]) for j in order if contrib[j] > 0)
+    return {
+        "logit": round(float(contrib.sum()) + float(bias), 6),
+        "bias": round(float(bias), 6),
+        "positive_total": round(positive, 6),
+        "negative_total": round(float(contrib[contrib < 0].sum()), 6),
+        "units_total": int(contrib.size),
+        "units_positive": int((contrib > 0).sum()),
+        "shown_share": round(covered / positive, 6) if positive > 0 else None,
+        "units": units,
+    }
