@@ -46,13 +46,18 @@ def self_check(labeller: Labeller, key: str, model_id: dict, model: LoadedModel,
 
 
 def labels_self_check(labeller: Labeller, key: str, model_id: dict, layer: str, acts: dict[str, torch.Tensor],
-                      concepts: ConceptSet, vocab: LabelVocabulary, rows: list[dict], with_null: bool) -> dict:
-    """The check with the labels source: exact and class-or-ancestor counts (``with_null`` as the layer was
-    labelled with, so a dissected classifier's labels are reused)."""
-    art = labeller.label_layer(key, model_id, layer, acts[layer], concepts, with_null=with_null)
+                      concepts: ConceptSet, vocab: LabelVocabulary, rows: list[dict]) -> dict:
+    """The check with the labels source: exact and class-or-ancestor counts. A dissected classifier's labels
+    are read from its rows; one not dissected is labelled here."""
+    own_rows = sorted((r for r in rows if r["layer"] == layer), key=lambda r: r["unit"])
+    if own_rows:
+        ranked = [[r["label"]] + [c for c, _ in r["runners_up"]] for r in own_rows]
+    else:
+        art = labeller.label_layer(key, model_id, layer, acts[layer], concepts, with_null=False)
+        ranked = [names for names, _ in art.meta["labels"]]
     index = vocab.index()
     per_unit = []
-    for unit, (names, _) in enumerate(art.meta["labels"]):
+    for unit, names in enumerate(ranked):
         own = vocab.names[unit]
         family = {own} | {vocab.names[index[a]] for a in vocab.ancestors[vocab.wnids[unit]]}
         per_unit.append({"unit": unit, "class": own, "label": names[0], "top5": names,

@@ -42,7 +42,7 @@ from .concepts import ConceptSet, concept_set
 from .exports import write_csvs
 from .features import ProbeFeatures
 from .label_concepts import LabelVocabulary, label_concept_set, labelled_probe, read_vocabulary
-from .labelling import Labeller
+from .labelling import WPMI, Labeller
 from .neurons import neuron_rows
 from .probe import ProbeImage, list_probe, probe_sha
 from .section import DissectedModel, build_section
@@ -103,7 +103,7 @@ class DissectionStage(Stage):
         sha = probe_sha(probe)
         if self.vocab is not None:
             labeller = Labeller(self, LABELS_ID, None, sha, code=LABELS_CODE)
-            concepts = label_concept_set(self.vocab, probe)
+            concepts = label_concept_set(self.vocab, probe, WPMI["a"])
             dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
             concept_category = self.vocab.categories(self.synsets_above)
         else:
@@ -143,8 +143,7 @@ class DissectionStage(Stage):
         check, fc = None, classifier_name(model)
         if self_check.applies(model, acts, fc) and self.vocab is not None:
             if acts[fc].shape[1] == self.vocab.n_classes:
-                check = self_check.labels_self_check(labeller, key, model_id, fc, acts, concepts, self.vocab, rows,
-                                                     with_null=fc in self.cfg.layers)
+                check = self_check.labels_self_check(labeller, key, model_id, fc, acts, concepts, self.vocab, rows)
         elif self_check.applies(model, acts, fc):
             classes = concept_set(self, self.clip, f"classes {key}", list(model.class_names))
             check = self_check.self_check(labeller, key, model_id, model, fc, acts, classes, rows)
