@@ -105,7 +105,7 @@ class AttributionStage(Stage):
         if isinstance(head, str) or "features.npy" not in prediction.meta["_files"]:
             return {"layer": self.cfg.layer, "absent": head if isinstance(head, str) else "no pooled linear head"}
         weight = head.weight[class_index].detach().float().cpu().numpy()
-        bias = 0.0 if head.bias is None else float(head.bias[class_index])
+        bias = 0.0 if head.bias is None else float(head.bias[class_index].detach())
         return {"layer": self.cfg.layer, **contributions.decompose(prediction.array("features.npy"), weight, bias)}
 
     def explain(self, item: ImageInput, method: str, class_index: int) -> Artifact:
