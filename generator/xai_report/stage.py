@@ -18,6 +18,7 @@ Subclasses set :attr:`name` (their section of ``results.json``) and implement :m
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
@@ -44,7 +45,7 @@ class StageStats:
     """Compute seconds per item and part, as measured when each artifact was made (``timings.json``)."""
 
 
-class Stage:
+class Stage(ABC):
     """One compute stage of the pipeline; see the module docstring for what the base provides."""
 
     name: ClassVar[str] = ""
@@ -61,12 +62,13 @@ class Stage:
     # -- what a subclass provides --------------------------------------------------------------
 
     @classmethod
+    @abstractmethod
     def enabled(cls, study: Study) -> bool:
-        raise NotImplementedError
+        """Whether the study runs this stage."""
 
+    @abstractmethod
     def run(self) -> dict:
         """Compute (or reuse) everything and return this stage's section of ``results.json``."""
-        raise NotImplementedError
 
     # -- cached compute ------------------------------------------------------------------------
 
