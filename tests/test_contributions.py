@@ -21,7 +21,7 @@ def test_tiny_model_head_is_found_and_the_parts_add_up_to_the_logit():
     assert head is model.fc
     logits, features = contributions.forward_with_features(model, head, x)
     for c in range(4):
-        parts = contributions.decompose(features, model.fc.weight[c].detach().numpy(), float(model.fc.bias[c]))
+        parts = contributions.decompose(features, model.fc.weight[c].detach().numpy(), float(model.fc.bias[c].detach()))
         assert parts["logit"] == pytest.approx(float(logits[0, c]), abs=1e-5)
         assert parts["units_total"] == 16 and len(parts["units"]) == 10
         contribs = [u["contribution"] for u in parts["units"]]
@@ -71,7 +71,7 @@ def test_decomposition_sums_to_the_logit_on_every_study_image(effnet):
         assert isinstance(head, nn.Linear), head
         logits, features = contributions.forward_with_features(model, head, x)
         c = int(logits.argmax())
-        parts = contributions.decompose(features, head.weight[c].detach().numpy(), float(head.bias[c]))
+        parts = contributions.decompose(features, head.weight[c].detach().numpy(), float(head.bias[c].detach()))
         assert abs(parts["logit"] - float(logits[0, c])) <= 1e-4, path.name
         assert 0 < parts["shown_share"] < 1  # ten units never carry all the positive evidence
 
