@@ -13,6 +13,7 @@ in CI (``CI`` set), where their absence fails the test.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -70,8 +71,9 @@ def served_site(webdriver_ready, tmp_path_factory):
     shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", images)
     shutil.copy(STUDY_IMAGES / "n07747607_orange.JPEG", images)
     shutil.copy(STUDY_IMAGES / "n02007558_flamingo.JPEG", images / XSS_NAME)
-    study = write_study(root, images, methods=("gradcam", "lime"))
-    study.write_text(study.read_text().replace("num_samples = 60", "num_samples = 10").replace("batch_size = 30", "batch_size = 10"))
+    study = write_study(root, images, methods=("gradcam", "lime"), metrics=True, extra="deletion_steps = 5")
+    study.write_text(study.read_text().replace("num_samples = 60", "num_samples = 10").replace("batch_size = 30", "batch_size = 10")
+                     .replace("offline = true", "offline = true\npublish_raw = true"))
     result = CliRunner().invoke(main, ["build", "--study", str(study)])
     assert result.exit_code == 0, (result.output, result.exception)
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml")],
@@ -142,6 +144,8 @@ def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
 def open_page(driver, url: str) -> None:
     driver.get(url)
     wait_for(lambda: driver.execute_script("return document.readyState") == "complete", what=f"{url} to load")
+    # lazy images below the window load only when scrolled to: load them now, so that every image is checked
+    driver.execute_script("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })")
     wait_for(lambda: driver.execute_script("return [...document.images].every(i => i.complete)"),
              what=f"the images of {url}")
 
@@ -253,4 +257,171 @@ def test_navigation_and_search(served_site, browser, screenshots, capsys):
     assert browser.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert console_errors(browser) == []
     with capsys.disabled():  # shown even when pytest captures output
+        print(f"\nscreenshots: {screenshots}")
+
+
+# -- the reviewer's site (issue 14): wide pages, lightbox, sorting, raw results, no outside request, dark mode --
+
+def outside_requests(driver, base: str) -> list[str]:
+    """Every resource the page fetched (scripts, styles, fonts, images, XHR) that is not on the local server."""
+    names = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    return [n for n in names if not n.startswith(base) and not n.startswith("data:")]
+
+
+def image_page(base: str, results: dict, file: str = "n01443537_goldfish.JPEG") -> str:
+    record = next(r for r in results["attribution"]["images"] if r["file"] == file)
+    return f"{base}attribution/images/{record['id']}/"
+
+
+def test_gallery_row_fits_a_1400_px_window_and_a_phone_page_does_not_scroll(served_site, browser, screenshots):
+    base, results = served_site
+    browser.set_window_size(1400, 1000)
+    open_page(browser, f"{base}attribution/gallery/")
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    rows = browser.execute_script("""
+        const table = document.querySelector('article table');
+        return [...table.rows].map(r => r.cells[r.cells.length - 1].getBoundingClientRect().right);""")
+    assert len(rows) == 1 + len(results["attribution"]["images"])
+    assert max(rows) <= width, f"the explained-class column ends at {max(rows)} px, the window is {width} px wide"
+    scroll = browser.execute_script("""
+        const t = document.querySelector('article table');
+        return [t.scrollWidth - t.clientWidth, t.parentElement.scrollWidth - t.parentElement.clientWidth];""")
+    assert max(scroll) <= 0, "the gallery table scrolls sideways at 1400 px"
+    sizes = browser.execute_script("return [...document.querySelectorAll('article table img')].map(i => i.clientWidth)")
+    assert min(sizes) >= 96, sizes
+    save_screenshot(browser, screenshots, "gallery-1400")
+    try:
+        browser.set_window_size(400, 900)
+        for name, url in (("gallery", f"{base}attribution/gallery/"), ("image", image_page(base, results))):
+            open_page(browser, url)
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{name} page scrolls sideways at 400 px by {overflow} px"
+            save_screenshot(browser, screenshots, f"{name}-400")
+    finally:
+        browser.set_window_size(1400, 1000)
+
+
+def test_a_map_opens_in_the_lightbox_and_the_arrow_key_flips_to_the_next_method(served_site, browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, results = served_site
+    open_page(browser, image_page(base, results))
+    links = browser.find_elements(By.CSS_SELECTOR, ".xai-maps a.glightbox")
+    methods = [m["name"] for m in results["attribution"]["methods"]]
+    assert len(links) == 1 + len(methods)  # the photo, then one map per method, in one gallery
+    assert {a.get_attribute("data-gallery") for a in links} == {"maps"}
+
+    def shown() -> str:
+        return browser.execute_script(
+            "const i = document.querySelector('.glightbox-container .gslide.current img'); return i ? i.currentSrc : ''")
+
+    links[1].click()
+    wait_for(lambda: shown().endswith(f"_{methods[0]}.jpg"), what="the lightbox to show the first method's map")
+    size = browser.execute_script(
+        "const i = document.querySelector('.glightbox-container .gslide.current img'); return [i.clientWidth, i.naturalWidth]")
+    assert size[0] > size[1], f"the lightbox shows the map no larger than its {size[1]} px file"
+    time.sleep(1)  # let the fade-in finish before the picture is taken (the checks above do not wait on it)
+    browser.save_screenshot(str(screenshots / "lightbox-1400.png"))  # the window: the lightbox covers it
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+    wait_for(lambda: shown().endswith(f"_{methods[1]}.jpg"), what="the right arrow to show the next method's map")
+    browser.set_window_size(400, 900)
+    time.sleep(1)
+    browser.save_screenshot(str(screenshots / "lightbox-400.png"))
+    browser.set_window_size(1400, 1000)
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, ".glightbox-container"), what="the lightbox to close")
+    assert console_errors(browser) == []
+
+
+def test_sorting_a_faithfulness_table_reorders_its_rows(served_site, browser):
+    from selenium.webdriver.common.by import By
+
+    base, results = served_site
+    open_page(browser, image_page(base, results))
+    table = browser.find_element(By.XPATH, "//h2[@id='faithfulness']/following::table[1]")
+    header = table.find_element(By.XPATH, ".//th[contains(., 'Deletion AUC')]")
+
+    def column() -> list[tuple[str, float]]:
+        cells = [row.find_elements(By.TAG_NAME, "td") for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        return [(c[0].text, float(re.match(r"[\d.]+", c[1].text).group())) for c in cells]
+
+    before = column()
+    header.click()
+    ascending = column()
+    assert [v for _, v in ascending] == sorted(v for _, v in before)
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    descending = column()
+    assert [v for _, v in descending] == sorted((v for _, v in before), reverse=True)
+    assert [n for n, _ in descending] != [n for n, _ in ascending]  # the rows moved, names with their numbers
+    assert sorted(before) == sorted(descending)
+
+
+def test_raw_results_are_published_and_linked(served_site, browser):
+    import io
+
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    base, results = served_site
+    open_page(browser, image_page(base, results))
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "article a[href$='.npy']")]
+    methods = results["attribution"]["methods"]
+    assert len(links) >= len(methods) + 1  # every map, and LIME's superpixels
+    with urllib.request.urlopen(links[0], timeout=10) as response:
+        assert response.status == 200
+        array = np.load(io.BytesIO(response.read()))
+    side = results["attribution"]["model"]["preprocess"]["crop"]
+    assert array.dtype == np.float32 and array.shape == (side, side)
+    raw = next(a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "article a[href$='results.json']"))
+    with urllib.request.urlopen(raw, timeout=10) as response:
+        assert response.status == 200 and json.loads(response.read()) == results
+
+
+def test_no_request_leaves_the_local_server(served_site, browser):
+    base, results = served_site
+    for url in (base, f"{base}attribution/gallery/", image_page(base, results), f"{base}attribution/comparison/",
+                f"{base}print_page/"):
+        open_page(browser, url)
+        assert outside_requests(browser, base) == [], url
+
+
+def test_dark_mode_and_the_single_file_report(served_site, browser, screenshots, capsys):
+    from selenium.webdriver.common.by import By
+
+    base, results = served_site
+    open_page(browser, image_page(base, results))
+    browser.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__palette_1']").click()
+    wait_for(lambda: browser.execute_script("return document.body.getAttribute('data-md-color-scheme')") == "slate",
+             what="dark mode")
+    try:
+        for name, url in (("image-dark", image_page(base, results)), ("gallery-dark", f"{base}attribution/gallery/")):
+            open_page(browser, url)
+            assert browser.execute_script("return document.body.getAttribute('data-md-color-scheme')") == "slate"
+            assert broken_images(browser) == []
+            # captions and table text stay readable: light text on the dark page
+            text, page = browser.execute_script("""
+                const lum = c => { const [r, g, b] = c.match(/\\d+/g).map(Number); return (r + g + b) / 3; };
+                const el = document.querySelector('article td, article figcaption');
+                return [lum(getComputedStyle(el).color), lum(getComputedStyle(document.body).backgroundColor)];""")
+            assert text - page > 100, (name, text, page)
+            save_screenshot(browser, screenshots, name)
+    finally:
+        browser.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__palette_0']").click()
+    open_page(browser, f"{base}print_page/")
+    article = browser.find_element(By.CSS_SELECTOR, "article").text
+    for record in results["attribution"]["images"]:
+        assert record["title"] in article
+    overlays = browser.execute_script("return [...document.images].filter(i => i.src.includes('/overlays/')).length")
+    assert overlays >= len(results["attribution"]["images"]) * (1 + len(results["attribution"]["methods"]))
+    save_screenshot(browser, screenshots, "single-file-report-1400")
+    browser.set_window_size(400, 900)
+    try:
+        open_page(browser, f"{base}print_page/")
+        save_screenshot(browser, screenshots, "single-file-report-400")
+    finally:
+        browser.set_window_size(1400, 1000)
+    with capsys.disabled():
         print(f"\nscreenshots: {screenshots}")

@@ -170,8 +170,12 @@ def test_summaries_count_the_real_neurons(built):
         assert check["neurons"] == len(classes) and 0 <= check["top1_count"] <= check["top5_count"] <= len(classes)
         for layer in m["layers"]:
             assert layer["null_threshold"] is not None
+            tests = layer["quality"]["thresholds"]
+            assert tests["shuffle"] == layer["null_threshold"] and tests["random"] is not None
+            assert layer["threshold"] == max(tests.values())  # a label must clear both nulls
             for u in layer["units"]:
-                assert u["semantic"] == (u["similarity"] >= layer["null_threshold"] and not u["dead"])
+                assert u["passes"] == {t: u["similarity"] >= v for t, v in tests.items()}
+                assert u["semantic"] == (u["similarity"] >= layer["threshold"] and not u["dead"])
                 assert len(u["runners_up"]) == 4 and len(u["top_images"]) == 3
         assert m["layers"][1]["importance_kind"] == "classifier weight"  # layer4 feeds fc, checked numerically
         assert m["layers"][0]["importance_kind"] == "activation x score"
@@ -226,9 +230,10 @@ def test_changed_image_recomputes_only_its_own(built, tmp_path):
         DissectionStage(study, store, models=built["models"], clip=built["clip"]).run()
     finally:
         target.write_bytes(original)
-    assert kinds["clip_image"] == 1 and kinds["dissect_activations"] == 2
+    assert kinds["clip_image"] == 1 and kinds["dissect_activations"] == 2 * 2  # each model and its randomised twin
     assert kinds["clip_text"] == 0  # the concept and class-name features are reused
-    assert kinds["dissect_labels"] == 2 * 3 + 2  # the probe set changed: every layer, and the two self-checks
+    # The probe set changed: every layer of every model and twin, and their self-checks; their split halves.
+    assert kinds["dissect_labels"] == 2 * 2 * (3 + 1) and kinds["dissect_split_half"] == 2 * 2 * 3
     assert kinds["dissect_strip"] < sum(m["summary"]["neurons"] for m in built["section"]["models"])
 
 
@@ -245,12 +250,16 @@ def _rebuilt_kinds(built, tmp_path) -> Counter:
     return kinds
 
 
+LABELS = {"dissect_labels": 2 * 2 * (3 + 1), "dissect_split_half": 2 * 2 * 3}
+"""Labels of 2 models and their 2 randomised twins: 3 layers and a self-check each; split halves of each layer."""
+
+
 @pytest.mark.parametrize("changed, recomputed", [
-    ("xai_report.dissect.labelling", {"dissect_labels": 2 * 3 + 2}),
+    ("xai_report.dissect.labelling", LABELS),
     ("xai_report.dissect.strips", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
-    ("xai_report.dissect.clip_text", {"clip_image": 12, "clip_text": 4, "dissect_labels": 2 * 3 + 2}),
+    ("xai_report.dissect.clip_text", {"clip_image": 12, "clip_text": 4, **LABELS}),
     ("pillow", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
-    ("open_clip_torch", {"clip_image": 12, "clip_text": 4, "dissect_labels": 2 * 3 + 2}),
+    ("open_clip_torch", {"clip_image": 12, "clip_text": 4, **LABELS}),
 ])
 def test_a_code_or_library_change_recomputes_what_depends_on_it(built, tmp_path, monkeypatch, changed, recomputed):
     """An edited module (its fingerprint) or an upgraded library (its version) gives new keys to the artifacts

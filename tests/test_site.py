@@ -1,6 +1,7 @@
 """End to end: a small study (two images, all methods, the real offline model) -> a strict MkDocs site."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,9 +49,10 @@ def built(tmp_path_factory):
 
 def test_build_then_rebuild_reuses_everything(built):
     root, study, output = built
-    assert "computed 12 artifacts" in output  # 2 images x (predictions + 4 methods + metrics)
+    # 2 images x (predictions + 4 methods + metrics + unit maps + 4 methods on the randomised model + map measures)
+    assert "computed 24 artifacts" in output
     again = CliRunner().invoke(main, ["build", "--study", str(study)])
-    assert again.exit_code == 0 and "nothing to compute: reused 12 cached artifacts" in again.output
+    assert again.exit_code == 0 and "nothing to compute: reused 24 cached artifacts" in again.output
 
 
 def test_results_json_lists_everything(built):
@@ -88,7 +90,9 @@ def test_image_pages_show_the_neurons_behind_the_prediction(built):
     assert 0 < neurons["shown_share"] < 1
     page = (root / "site_src" / "attribution" / "images" / "n01443537_goldfish.md").read_text()
     assert "## Neurons behind this prediction" in page and "not dissected" in page
-    assert f"| {neurons['units'][0]['unit']} | not dissected |" in page
+    first = next(line for line in page.splitlines() if line.startswith(f"| {neurons['units'][0]['unit']} |"))
+    assert "not dissected" in first and neurons["units"][0]["map"] in first  # its activation map beside it
+    assert (root / "out" / neurons["units"][0]["map"]).is_file()
     assert "of the positive evidence" in page
 
 
@@ -113,4 +117,4 @@ def test_mkdocs_build_strict(built):
     body = head + title_and_rest.split("</title>", 1)[1]
     assert "<img src=x" not in body and "onerror=alert(1)&gt;" in body
     gallery = (root / "site" / "attribution" / "gallery" / "index.html").read_text()
-    assert gallery.count("_scorecam.jpg") == 2
+    assert len(re.findall(r"<img [^>]*_scorecam\.jpg", gallery)) == 2  # one map per image (each in a lightbox link)

@@ -88,7 +88,8 @@ def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int 
     and how much of the positive evidence they cover.
 
     ``features`` is the classifier's input (the layer's per-channel means), ``weight`` the class's row of the
-    classifier. ``share`` is a unit's part of the sum of positive contributions.
+    classifier. ``share`` is a unit's part of the sum of positive contributions; ``contributions`` lists every
+    unit's, in unit order (the pages sum them per concept).
     """
     contrib = weight.astype(np.float64) * features.astype(np.float64)
     positive = float(contrib[contrib > 0].sum())
@@ -105,4 +106,15 @@ def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int 
         "units_positive": int((contrib > 0).sum()),
         "shown_share": round(covered / positive, 6) if positive > 0 else None,
         "units": units,
+        "contributions": [round(float(c), 6) for c in contrib],
     }
+
+
+def for_image(head: Union[nn.Linear, str], prediction, class_index: int, layer: str) -> dict:
+    """The explained logit of one image decomposed over the units of ``layer`` (:func:`decompose`), from the
+    classifier ``head`` and the stored predictions artifact (its ``features.npy``), or the reason it cannot be."""
+    if isinstance(head, str) or "features.npy" not in prediction.meta["_files"]:
+        return {"layer": layer, "absent": head if isinstance(head, str) else "no pooled linear head"}
+    weight = head.weight[class_index].detach().float().cpu().numpy()
+    bias = 0.0 if head.bias is None else float(head.bias[class_index].detach())
+    return {"layer": layer, **decompose(prediction.array("features.npy"), weight, bias)}

@@ -18,17 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .. import data
 from ..config import Study
 from ..data import wnid_of
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
+from ..progress import Progress
 from ..stage import Stage, output_shapes
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
 from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
+from . import map_measures, randomised, unit_maps
 from .explainer import Explanation, Settings, exported_entry
 from .inputs import ImageInput, load_inputs, target_for
 from .methods import METHODS
@@ -71,8 +72,11 @@ class AttributionStage(Stage):
         self.model_key = {"weights": self.model.weights_id, "preprocess": self.model.preprocess.to_dict()}
         settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed)
         self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
+        twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)
+        self.twin = randomised.make_twin(self.model, settings, twin_methods, self.cfg.layer, study.seed) if twin_methods else None
         self._layer_hw: tuple[int, int] | None = None
         self._head: nn.Linear | str | None = None
+        self.measures = map_measures.MapMeasures(self)  # boxes, spread, Gini, LIME seeds: artifacts of their own
 
     # -- cached computations -------------------------------------------------------------------
 
@@ -98,26 +102,20 @@ class AttributionStage(Stage):
             self._head = contributions.find_pooled_head(self.model.module, self.cfg.layer, x)
         return self._head
 
-    def neurons(self, item: ImageInput, prediction: Artifact, class_index: int) -> dict:
-        """The explained logit decomposed over the units of ``attribution.layer`` (:func:`contributions.decompose`),
-        or the reason it cannot be."""
-        head = self.pooled_head(item.prepared.tensor.to(self.device))
-        if isinstance(head, str) or "features.npy" not in prediction.meta["_files"]:
-            return {"layer": self.cfg.layer, "absent": head if isinstance(head, str) else "no pooled linear head"}
-        weight = head.weight[class_index].detach().float().cpu().numpy()
-        bias = 0.0 if head.bias is None else float(head.bias[class_index].detach())
-        return {"layer": self.cfg.layer, **contributions.decompose(prediction.array("features.npy"), weight, bias)}
-
-    def explain(self, item: ImageInput, method: str, class_index: int) -> Artifact:
-        """One method's explanation of ``class_index`` and its overlay (:meth:`Explanation.stored`)."""
-        entry, method_explainer = METHODS[method], self.explainers[method]
-        key = self.key("attribution", code=entry.code, libraries=entry.libraries, model=self.model_key,
+    def explain(self, item: ImageInput, method: str, class_index: int,
+                using: explainer.Explainer | None = None, subject: randomised.Subject | None = None) -> Artifact:
+        """One method's explanation of ``class_index`` and its overlay (:meth:`Explanation.stored`); ``using``:
+        another explainer of the method than the study's (e.g. LIME with another seed, :mod:`.map_measures`);
+        ``subject``: another model than the study's (its randomised twin, :mod:`.randomised`)."""
+        entry, method_explainer = METHODS[method], using or self.explainers[method]
+        subject = subject or randomised.Subject(self.model.module, self.model_key)
+        key = self.key("attribution", code=entry.code, libraries=entry.libraries, model=subject.model_key,
                        layer=self.cfg.layer, image=item.sha256, method=method, target=class_index,
                        params=method_explainer.params())
 
         def compute():
             torch.manual_seed(self.study.seed)
-            found = method_explainer.explain(self.model.module, item.prepared, class_index)
+            found = method_explainer.explain(subject.module, item.prepared, class_index)
             meta, files = found.stored(method_explainer.overlay(item.prepared.rgb, found))
             return {"method": method, **meta}, files
 
@@ -153,9 +151,10 @@ class AttributionStage(Stage):
         inputs, skipped = load_inputs(Path(self.cfg.images), self.model.preprocess)
         records = []
         steps_per_image = 1 + len(self.cfg.methods) + int(self.cfg.metrics)
-        progress = tqdm(total=len(inputs) * steps_per_image, desc="attribution", unit="step", disable=None)
+        progress = Progress("attribution", len(inputs), steps_per_image)
         for item in inputs:
             records.append(self._run_image(item, skipped, progress))
+            progress.done(item.image_id)
         progress.close()
         self.stats.seconds = time.perf_counter() - start
         images = [r for r in records if r is not None]
@@ -179,6 +178,7 @@ class AttributionStage(Stage):
             # Methods whose explanations have regions: the others' region-level agreement is measured with them.
             regional = [m for m in self.cfg.methods if any("segments" in r["methods"][m] for r in images)]
             section["comparison"] = across_images.comparison(images, self.cfg.methods, regional)
+            section["map_measures"] = map_measures.summary(images, self.cfg.methods)
         return section
 
     def _parameters(self) -> dict:
@@ -193,14 +193,14 @@ class AttributionStage(Stage):
                                               "CAM layer's resolution")
         return params
 
-    def _run_image(self, item: ImageInput, skipped: list[dict], progress) -> dict | None:
+    def _run_image(self, item: ImageInput, skipped: list[dict], progress: Progress) -> dict | None:
         prediction = self.predict(item)
         probs = prediction.array("probs.npy")
-        progress.update(1)
+        progress.step(1, f"{item.image_id[:24]} predicted")
         target = target_for(self.cfg.target, item.path, probs, self.model.wnids)
         if isinstance(target, str):
             skipped.append({"file": item.path.name, "reason": target})
-            progress.update(len(self.cfg.methods))
+            progress.step(len(self.cfg.methods) + int(self.cfg.metrics))
             return None
         class_index, rule, why = target
         top = np.argsort(-probs, kind="stable")[:TOP_K]
@@ -223,17 +223,20 @@ class AttributionStage(Stage):
         self.stats.timings[item.image_id] = {}
         artifacts = {}
         for method in self.cfg.methods:
-            progress.set_postfix_str(f"{item.image_id[:24]} {method}")
             artifact = self.explain(item, method, class_index)
             artifacts[method] = artifact
             self.stats.timings[item.image_id][method] = artifact.meta["seconds"]
             record["methods"][method] = exported_entry(artifact, f"{item.image_id}_{method}", class_index, self.export)
-            progress.update(1)
-        record["neurons"] = self.neurons(item, prediction, class_index)
+            progress.step(1, f"{item.image_id[:24]} {method}")
+        head = self.pooled_head(item.prepared.tensor.to(self.device))
+        record["neurons"] = contributions.for_image(head, prediction, class_index, self.cfg.layer)
+        unit_maps.add_maps(self, item, record["neurons"])
+        if self.twin is not None:
+            record["randomised"] = randomised.check(self, item, class_index, artifacts)
         if self.cfg.metrics:
-            progress.set_postfix_str(f"{item.image_id[:24]} metrics")
+            record.update(self.measures.for_image(item, class_index, artifacts))
             found = self.evaluate(item, class_index, artifacts)
             record["metrics"] = {"faithfulness": found.meta["faithfulness"], "agreement": found.meta["agreement"]}
             self.stats.timings[item.image_id]["metrics"] = found.meta["seconds"]
-            progress.update(1)
+            progress.step(1, f"{item.image_id[:24]} metrics")
         return record

@@ -70,3 +70,7 @@ def resolve_paths(study: Study) -> None:
         dis.clip.file = str(study.path(dis.clip.file))
     if study.benchmarks:
         study.benchmarks = str(study.path(study.benchmarks))
+    if att.boxes:
+        att.boxes = str(study.path(att.boxes))
+    if study.claims:
+        study.claims = str(study.path(study.claims))

@@ -22,6 +22,14 @@ def validate(study: Study) -> None:
             _validate_preprocess(f"models.{key}.preprocess", spec.preprocess)
     if study.benchmarks and not study.path(study.benchmarks).is_dir():
         raise ConfigError(f"benchmarks: folder {study.path(study.benchmarks)} does not exist; fix the path or remove the key")
+    for name in ("site_url", "repo_url"):
+        value = getattr(study, name)
+        if value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"{name}: {value!r} is not an http(s) address; write it in full (https://...) or remove the key")
+    if study.claims:
+        from .claims import load_claims  # the claims file is checked before compute, like the study file
+
+        load_claims(study.path(study.claims))
     att = study.attribution
     if att.enabled:
         if att.model not in study.models:
@@ -42,6 +50,16 @@ def validate(study: Study) -> None:
                 raise ConfigError(f"attribution.{name}: must be at least 1")
         if att.lime.num_samples < 10 or att.lime.num_features < 1 or att.lime.batch_size < 1:
             raise ConfigError("attribution.lime: num_samples >= 10, num_features >= 1 and batch_size >= 1 are required")
+        for m in att.stability_methods:
+            if m not in att.methods:
+                raise ConfigError(f"attribution.stability_methods: {m!r} is not in attribution.methods ({', '.join(att.methods)})")
+        for m in att.randomised_methods or []:
+            if m not in att.methods:
+                raise ConfigError(f"attribution.randomised_methods: {m!r} is not in attribution.methods ({', '.join(att.methods)})")
+        if att.stability_methods and att.stability_seeds < 1:
+            raise ConfigError("attribution.stability_seeds: must be at least 1 when stability_methods names a method")
+        if att.boxes and not study.path(att.boxes).is_file():
+            raise ConfigError(f"attribution.boxes: file {study.path(att.boxes)} does not exist; fix the path or remove the key")
     dis = study.dissection
     if dis.enabled:
         for m in dis.models:

@@ -71,7 +71,17 @@ class AttributionConfig(_Table):
     batch_size: int = 32
     lime: LimeParams = Field(default_factory=LimeParams)
     metrics: bool = True
+    randomised_methods: Optional[list[str]] = None
+    """The methods that explain every image again with a re-initialised copy of the model (Adebayo et al.,
+    NeurIPS 2018), each map compared with the trained model's (``images[].randomised``); unset: every method,
+    ``[]``: none."""
     deletion_steps: int = 20
+    stability_methods: list[str] = Field(default_factory=list)
+    """Methods rerun with seeds ``seed + 1 .. seed + stability_seeds`` to measure their stability across seeds."""
+    stability_seeds: int = 2
+    boxes: str = ""
+    """Optional CSV of object boxes per image (``file,wnid,x0,y0,x1,y1,object``, original pixels): the maps'
+    energy inside them is measured (``attribution.boxes``)."""
 
 
 class ClipSpec(_Table):
@@ -111,6 +121,14 @@ class Study(_Table):
     site_dir: str = "site_src"
     benchmarks: str = ""
     """Folder of ``benchmarks/bench.py --json`` results shown on the methodology page (optional)."""
+    site_url: str = ""
+    """Where the site will be served (``https://user.github.io/repo/``): MkDocs' ``site_url`` (canonical links)."""
+    repo_url: str = ""
+    """The study's repository, linked from every page's header (MkDocs' ``repo_url``)."""
+    publish_raw: bool = False
+    """Copy the raw results (maps, segments, CSVs, ``results.json``) under the site (``raw/``) so pages link them."""
+    claims: str = ""
+    """Optional TOML file of claims to test against the results (:mod:`xai_report.config.claims`): the Claims page."""
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     dissection: DissectionConfig = Field(default_factory=DissectionConfig)

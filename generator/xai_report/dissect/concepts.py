@@ -31,6 +31,10 @@ class ConceptSet:
     """CLIP text features, unnormalised, one row per word (None for the labels source)."""
     p: torch.Tensor | None = None
     """The labels source's concept probabilities of the probe images (images x words), given, not from CLIP."""
+    member: torch.Tensor | None = None
+    """The labels source's images x words booleans: the image carries the concept (its class or an ancestor)."""
+    ancestors: list[list[int]] | None = None
+    """The labels source's concept index -> the indices of its WordNet ancestors among the words."""
 
 
 def concept_set(stage: Stage, clip: LoadedClip, purpose: str, words: list[str]) -> ConceptSet:

@@ -24,19 +24,27 @@ def labels_csv(rows: list[dict]) -> bytes:
                 [[r["layer"], r["unit"], r["label"], r["similarity"]] for r in rows])
 
 
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
 def detailed_csv(rows: list[dict]) -> bytes:
+    """Per neuron: the five best concepts with scores, the tests its label passed (``semantic``: all of them),
+    and the rest of its row."""
     header = ["layer", "unit"]
     for i in range(1, LABELS_K + 1):
         header += [f"concept_{i}", f"score_{i}"]
-    header += ["mean_activation", "semantic", "dead", "category", "importance", "importance_kind", "importance_rank",
-               "strip"]
+    header += ["mean_activation", "semantic", "above_shuffle_null", "above_randomised_null", "dead", "category",
+               "importance", "importance_kind", "importance_rank", "strip"]
     lines = []
     for r in rows:
         ranked = [[r["label"], r["similarity"]]] + r["runners_up"]
         ranked += [["", ""]] * (LABELS_K - len(ranked))
         line = [r["layer"], r["unit"]] + [x for pair in ranked for x in pair]
-        line += [r["mean_activation"], "yes" if r["semantic"] else "no", "yes" if r["dead"] else "no", r["category"],
-                 r["importance"], r["importance_kind"], r["rank"], r["strip"]]
+        passes = r.get("passes", {})
+        line += [r["mean_activation"]] + [_yes_no(v) for v in (r["semantic"], passes.get("shuffle"), passes.get("random"),
+                                                               r["dead"])]
+        line += [r["category"], r["importance"], r["importance_kind"], r["rank"], r["strip"]]
         lines.append(line)
     return _csv(header, lines)
 

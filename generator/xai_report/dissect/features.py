@@ -17,10 +17,10 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from ..data import prepare
 from ..models import LoadedClip, LoadedModel
+from ..progress import Progress
 from ..stage import Stage
 from .activations import collect_activations
 from .clip_text import LIBRARIES as CLIP_LIBRARIES
@@ -73,8 +73,7 @@ class ProbeFeatures:
         """Compute the blocks of the probe set that miss an artifact; returns the readable probe images."""
         todo = [block for block in chunks(probe, self.cfg.batch_size) if any(self._missing(img) for img in block)]
         unreadable: set[str] = set()
-        bar = tqdm(total=sum(len(block) for block in todo), desc="dissection: probe features", unit="image",
-                   disable=None)
+        progress = Progress("dissection: probe features", len(todo))
         for batch in todo:
             decoded = decode(batch, skipped)
             readable = {img.sha256 for img, _ in decoded}
@@ -84,8 +83,9 @@ class ProbeFeatures:
                     self._clip_images(decoded)
                 for key in self.models:
                     self._activations(key, decoded)
-            bar.update(len(batch))
-        bar.close()
+            progress.step()
+            progress.done(f"probe images {probe.index(batch[0]) + 1}-{probe.index(batch[-1]) + 1}")
+        progress.close()
         return [img for img in probe if img.sha256 not in unreadable]
 
     def _clip_images(self, decoded: Decoded) -> None:

@@ -162,5 +162,8 @@ def label_concept_set(vocab: LabelVocabulary, probe: Sequence[ProbeImage], a: fl
     ``a`` is soft-WPMI's softmax sharpness: ``softmax_c(a * P)`` is the row-normalised indicator ``q``."""
     classes = image_classes(probe)
     sha = bytes_sha256(canonical_json({"names": vocab.names, "wnids": vocab.wnids, "images": classes}).encode())
-    p = torch.log(label_probabilities(vocab, classes).clamp(min=MIN_Q)) / a
-    return ConceptSet("concepts", list(vocab.names), sha, None, p)
+    q = label_probabilities(vocab, classes)
+    index = vocab.index()
+    ancestors = [[index[a] for a in vocab.ancestors[w]] for w in vocab.wnids]
+    return ConceptSet("concepts", list(vocab.names), sha, None, torch.log(q.clamp(min=MIN_Q)) / a, member=q > 0,
+                      ancestors=ancestors)

@@ -9,6 +9,7 @@ must reach to count as semantic. One artifact per model, layer, probe set and co
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 
 import torch
 
@@ -18,6 +19,7 @@ from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .concepts import TEXT_CODE, ConceptSet
 from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE, MODEL_LIBRARIES
 from .null import null_threshold
+from .quality import SplitHalf, split_half, split_halves
 from .wpmi import clip_similarity, label_neurons, soft_wpmi
 
 WPMI = {"a": 10.0, "lam": 1.0, "p_start": 0.998, "p_end": 0.97, "min_prob": 1e-7}
@@ -26,7 +28,7 @@ NULL = {"quantile": 0.95, "shuffles": 1}
 """Null threshold: one shuffle of a whole layer already gives as many null scores as the layer has neurons."""
 LABELS_K = 5
 """Concepts kept per neuron: the label and four runners-up."""
-LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", __name__) + CLIP_IMAGE_CODE + TEXT_CODE \
+LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", "xai_report.dissect.quality", __name__) + CLIP_IMAGE_CODE + TEXT_CODE \
     + ACTIVATIONS_CODE
 """The code labels come from, with the code of their inputs (CLIP features, activations), whose values the key
 does not otherwise see: part of their cache key."""
@@ -95,3 +97,25 @@ class Labeller:
         if with_null:
             self.stage.add_time(f"null threshold {key} {layer}", art.meta["null_seconds"], "neurons", acts.shape[1])
         return art
+
+    def split_half(self, key: str, model_id: dict, layer: str, acts: torch.Tensor, cs: ConceptSet) -> SplitHalf:
+        """The layer labelled on two random halves of the probe set, plain and shuffled, and (labels source) the
+        held-out precision of half A's labels on half B (:func:`.quality.split_half`); one artifact per layer."""
+        seed = self.stage.study.seed
+        params = {"top_k": self.cfg.top_k, **WPMI, "seed": seed}
+        art_key = self.stage.key("dissect_split_half", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
+                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+                                 clip=self.clip_id, params=params)
+
+        def compute():
+            halves = split_halves(acts.shape[0], seed)
+            found = split_half(self.similarity(cs), acts, halves, self.cfg.top_k, self.stage.device, seed,
+                               member=cs.member, **WPMI)
+            files = {f"{name}.npy": value.numpy() for name, value in vars(found).items() if value is not None}
+            return {"kind": "dissect_split_half", "layer": layer, "halves": [len(h) for h in halves]}, files
+
+        art = self.stage.cached(art_key, compute)
+        self.stage.add_time(f"split halves {key} {layer}", art.meta["seconds"], "neurons", acts.shape[1])
+        names = [f.name for f in fields(SplitHalf)]
+        return SplitHalf(**{n: torch.from_numpy(art.array(f"{n}.npy")) if f"{n}.npy" in art.meta["_files"] else None
+                            for n in names})

@@ -14,13 +14,15 @@ def _r(x: float, digits: int = 6) -> float:
     return round(float(x), digits)
 
 
-def neuron_rows(model: LoadedModel, layer: str, acts: dict[str, torch.Tensor], labels: list, threshold: float,
-                pool: str, n_top: int) -> list[dict]:
+def neuron_rows(model: LoadedModel, layer: str, acts: dict[str, torch.Tensor], labels: list,
+                thresholds: dict[str, float | None], pool: str, n_top: int) -> list[dict]:
     """One row per neuron of ``layer``. ``labels`` are the labelling artifact's ``[[concepts], [scores]]`` per
-    neuron (best first), ``threshold`` the layer's null threshold, ``n_top`` the top images kept per neuron.
+    neuron (best first), ``thresholds`` the layer's null thresholds by test (``shuffle``: the shuffled-activation
+    null, :mod:`.null`; ``random``: the randomised-model null, :mod:`.quality`; None = not run), ``n_top`` the
+    top images kept per neuron.
 
-    A neuron is *semantic* when its label scores at or above the threshold and it is not dead: a dead
-    (constant) neuron's "top" images are just the first ones, so its label means nothing.
+    A neuron is *semantic* (its label is trusted) when its label scores at or above every threshold and it is not
+    dead: a dead (constant) neuron's "top" images are just the first ones, so its label means nothing.
     """
     a = acts[layer]
     dead = constant_neurons(a).tolist()
@@ -35,7 +37,8 @@ def neuron_rows(model: LoadedModel, layer: str, acts: dict[str, torch.Tensor], l
         rows.append({
             "layer": layer, "unit": unit, "label": names[0], "similarity": vals[0],
             "runners_up": [[c, s] for c, s in zip(names[1:], vals[1:])],
-            "semantic": bool(vals[0] >= threshold and not dead[unit]),
+            "passes": {test: bool(t is None or vals[0] >= t) for test, t in thresholds.items()},
+            "semantic": bool(all(t is None or vals[0] >= t for t in thresholds.values()) and not dead[unit]),
             "dead": bool(dead[unit]),
             "mean_activation": _r(mean[unit]),
             "importance": _r(importance[unit]), "importance_kind": kind, "rank": rank[unit],

@@ -20,6 +20,7 @@ from .categories import DEFAULT_CATEGORIES, category_counts
 from .concepts import ConceptSet
 from .labelling import LABELS_K, NULL, WPMI
 from .probe import ProbeImage
+from .quality import RANDOM_QUANTILE
 from .self_check import misses, without_units
 from .summaries import Counts, concept_counts, concept_overlap, summarise
 
@@ -41,11 +42,14 @@ class DissectedModel:
     label: str
     model: LoadedModel
     layers: list[dict]
-    """Per dissected layer: ``name``, ``slug``, ``threshold`` (the null threshold) and ``spatial``."""
+    """Per dissected layer: ``name``, ``slug``, ``threshold`` (the shuffled-activation null threshold), ``spatial``
+    and ``quality`` (:func:`.sanity.layer_quality`)."""
     rows: list[dict]
     """One per neuron of every dissected layer (:func:`.neurons.neuron_rows`)."""
     check: dict | None
     """The fc self-check with its per-unit table, or None (:mod:`.self_check`)."""
+    twin_check: dict | None = None
+    """The same self-check of the model's randomised twin (:mod:`.sanity`)."""
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -58,8 +62,10 @@ def _semantic(labelled: int, total: int) -> dict:
 
 
 def layer_entry(info: Mapping, rows: Sequence[Mapping]) -> dict:
-    """One layer: its neurons, distinct labels, top label, null threshold, semantic share (dead neurons
-    never count) and dead neurons, the per-neuron table and the most important neurons."""
+    """One layer: its neurons, distinct labels, top label, null threshold (shuffled activations), the threshold a
+    label must reach (``threshold``, the largest of its tests'), semantic share (labels that clear it; dead neurons
+    never count), dead neurons, the label quality and randomised-model numbers (``quality``), the per-neuron table
+    and the most important neurons."""
     counts = concept_counts(rows)
     return {
         "name": info["name"], "slug": info["slug"], "importance_kind": rows[0]["importance_kind"],
@@ -68,6 +74,8 @@ def layer_entry(info: Mapping, rows: Sequence[Mapping]) -> dict:
         "distinct_concepts": len(counts),
         "top_concept": {"label": counts[0][0], "neurons": counts[0][1]} if counts else None,
         "null_threshold": _r(info["threshold"]),
+        "threshold": info["quality"]["threshold"],
+        "quality": info["quality"],
         "semantic": _semantic(sum(1 for r in rows if r["semantic"]), len(rows)),
         "dead": sum(1 for r in rows if r["dead"]),
         "units": [{k: v for k, v in r.items() if k != "layer"} for r in rows],
@@ -105,6 +113,7 @@ def model_entry(d: DissectedModel, counts: Counts, concept_category: Mapping[str
         "layers": layers,
         "summary": model_summary(d.rows, counts, layers, concept_category),
         "self_check": without_units(d.check),
+        "randomised_self_check": without_units(d.twin_check),
         "self_check_misses": misses(d.check),
         "files": d.files,
     }
@@ -123,14 +132,17 @@ def comparisons(models: Sequence[Mapping], counts_of: Mapping[str, Counts]) -> l
     return out
 
 
-def _concepts(cfg: DissectionConfig, concepts: ConceptSet) -> dict:
-    """Where the concepts came from: the CLIP concept file, or the labels source's WordNet files and bounds."""
+def _concepts(cfg: DissectionConfig, concepts: ConceptSet, used: set[str]) -> dict:
+    """Where the concepts came from: the CLIP concept file, or the labels source's WordNet files and bounds, with
+    each label in ``used``'s WordNet ancestors among the concepts (``ancestors``: the pages sum evidence by them)."""
     if cfg.concepts_source == "clip":
         return {"file": display_name(Path(cfg.concepts)), "count": len(concepts.words), "sha256": concepts.sha256,
                 "source": "clip"}
+    above = {} if concepts.ancestors is None else {
+        word: [concepts.words[a] for a in concepts.ancestors[i]] for i, word in enumerate(concepts.words) if word in used}
     return {"file": display_name(Path(cfg.wordnet_classes)), "count": len(concepts.words),
             "sha256": concepts.sha256, "source": "labels", "ancestors_file": display_name(Path(cfg.wordnet_ancestors)),
-            "min_classes": cfg.min_classes, "max_classes": cfg.max_classes}
+            "min_classes": cfg.min_classes, "max_classes": cfg.max_classes, "ancestors": dict(sorted(above.items()))}
 
 
 def build_section(cfg: DissectionConfig, seed: int, clip_id: str, probe: list[ProbeImage], probe_sha: str,
@@ -146,9 +158,10 @@ def build_section(cfg: DissectionConfig, seed: int, clip_id: str, probe: list[Pr
                  if cfg.concepts_source == "clip" else None),
         "probe": {"folders": [display_name(Path(f)) for f in cfg.probe], "images": len(probe),
                   "sha256": probe_sha, "files": [img.name for img in probe]},
-        "concepts": _concepts(cfg, concepts),
+        "concepts": _concepts(cfg, concepts, {r["label"] for d in dissected for r in d.rows}),
         "parameters": {"pool": cfg.pool, "top_k": cfg.top_k, **WPMI, "labels_per_neuron": LABELS_K,
                        "null_quantile": NULL["quantile"], "null_shuffles": NULL["shuffles"], "seed": seed,
+                       "random_null_quantile": RANDOM_QUANTILE, "randomised_seed": seed,
                        "strip_images": min(cfg.strip_images, len(probe)), "strip_thumb_px": strips.THUMB,
                        "strip_outline_level": strips.OUTLINE_LEVEL, "layers": list(cfg.layers)},
         "categories": [{"category": c, "prompt": p} for c, p in DEFAULT_CATEGORIES.items()],

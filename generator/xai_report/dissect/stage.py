@@ -8,11 +8,13 @@ Networks", ICLR 2023. The stage:
 2. stores each image's CLIP image feature and, per model, the pooled activations of every dissected layer
    (:mod:`.features`), and the CLIP text features of the concept list (:mod:`.concepts`);
 3. per model and layer, labels every neuron with its top-5 concepts by soft-WPMI and computes the layer's
-   null threshold (:mod:`.labelling`, :mod:`.null`); the per-neuron table adds importance (:mod:`.neurons`,
-   :mod:`.importance`);
+   null threshold (:mod:`.labelling`, :mod:`.null`); labels the same layer of the model's randomised twin
+   (re-initialised weights, :mod:`xai_report.models.randomise`) for the second threshold, and both on two halves
+   of the probe set for stability and held-out precision (:mod:`.sanity`, :mod:`.quality`); the per-neuron table
+   adds importance (:mod:`.neurons`, :mod:`.importance`);
 4. per neuron, draws a strip of its top activating images with its activation map over them
    (Bau et al., Network Dissection, CVPR 2017; :mod:`.strips`);
-5. checks itself on ``fc`` (:mod:`.self_check`), categorises the labels (:mod:`.categories`), writes the CSVs
+5. checks itself, and the twin, on ``fc`` (:mod:`.self_check`), categorises the labels (:mod:`.categories`), writes the CSVs
    (:mod:`.exports`) and assembles the ``dissection`` section of ``results.json`` (:mod:`.section`).
 
 With ``concepts_source = "labels"`` no CLIP is loaded: the concepts and ``P`` come from the probe images'
@@ -32,10 +34,11 @@ from ..config import Study
 from ..data import load_rgb, prepare, read_concepts
 from ..errors import BadInput
 from ..models import LoadedClip, LoadedModel, load_clip
+from ..models.randomise import randomised
 from ..stage import Stage, output_shapes
 from ..store import ArtifactStore
 from ..text import unique_slug
-from . import self_check, strips
+from . import sanity, self_check, strips
 from .categories import DEFAULT_CATEGORIES, label_categories
 from .classifier import classifier_name, collected_layers
 from .concepts import ConceptSet, concept_set
@@ -45,6 +48,7 @@ from .label_concepts import LabelVocabulary, label_concept_set, labelled_probe, 
 from .labelling import WPMI, Labeller
 from .neurons import neuron_rows
 from .probe import ProbeImage, list_probe, probe_sha
+from .sanity import Twin
 from .section import DissectedModel, build_section
 
 LABELS_ID = "labels"
@@ -90,7 +94,14 @@ class DissectionStage(Stage):
         taken = set(RESERVED_SLUGS)
         self.slugs = {key: unique_slug(key, taken) for key in self.models}
         collect = {key: collected_layers(key, m, list(self.cfg.layers)) for key, m in self.models.items()}
-        self.features = ProbeFeatures(self, self.clip, self.models, collect, self.model_ids)
+        # Each model's randomised twin (Adebayo et al., NeurIPS 2018): labelled over the same probe, never drawn.
+        self.twin_of = {key: f"{key} (randomised)" for key in self.models}
+        twins = {self.twin_of[key]: randomised(m, study.seed) for key, m in self.models.items()}
+        for key, twin in twins.items():
+            self.model_ids[key] = {"weights": twin.weights_id, "preprocess": twin.preprocess.to_dict()}
+            collect[key] = collect[key.removesuffix(" (randomised)")]
+        self.features = ProbeFeatures(self, self.clip, {**self.models, **twins}, collect, self.model_ids)
+        self.twins = twins
 
     def run(self) -> dict:
         start = time.perf_counter()
@@ -127,6 +138,8 @@ class DissectionStage(Stage):
         """Labels, semantic flags, importance and strips of every neuron of one model, and its self-check."""
         model, model_id = self.models[key], self.model_ids[key]
         acts = self.features.activations(key, probe)
+        twin_key = self.twin_of[key]
+        twin = Twin(twin_key, self.model_ids[twin_key], self.features.activations(twin_key, probe))
         layer_slugs: set[str] = set(RESERVED_SLUGS)
         n_strip = min(self.cfg.strip_images, len(probe))
         x = prepare(load_rgb(probe[0].path), model.preprocess).tensor.to(self.device)
@@ -134,22 +147,34 @@ class DissectionStage(Stage):
         layers, rows = [], []
         for layer in self.cfg.layers:
             art = labeller.label_layer(key, model_id, layer, acts[layer], concepts, with_null=True)
+            tests = sanity.thresholds(labeller, layer, art.meta, twin, concepts)
+            layer_rows = neuron_rows(model, layer, acts, art.meta["labels"], tests.thresholds, self.cfg.pool, n_strip)
+            quality = sanity.layer_quality(labeller, key, model_id, layer, acts[layer], layer_rows, tests, twin, concepts)
             layers.append({"name": layer, "slug": unique_slug(layer, layer_slugs), "threshold": art.meta["threshold"],
-                           "spatial": layer in spatial})
-            rows += neuron_rows(model, layer, acts, art.meta["labels"], art.meta["threshold"], self.cfg.pool, n_strip)
+                           "spatial": layer in spatial, "quality": quality})
+            rows += layer_rows
         strip_paths = self._strips(key, probe, layers, rows)
         for r in rows:
             r["strip"] = strip_paths[(r["layer"], r["unit"])]
-        check, fc = None, classifier_name(model)
-        if self_check.applies(model, acts, fc) and self.vocab is not None:
-            if acts[fc].shape[1] == self.vocab.n_classes:
-                check = self_check.labels_self_check(labeller, key, model_id, fc, acts, concepts, self.vocab, rows)
-        elif self_check.applies(model, acts, fc):
-            classes = concept_set(self, self.clip, f"classes {key}", list(model.class_names))
-            check = self_check.self_check(labeller, key, model_id, model, fc, acts, classes, rows)
+        check = self._self_check(key, model_id, acts, labeller, concepts, rows)
+        twin_check = self._self_check(key, twin.model_id, twin.acts, labeller, concepts, [], who=twin.key)
         spec = self.study.models.get(key)
         label = spec.label if spec and spec.label else key
-        return DissectedModel(key, self.slugs[key], label, model, layers, rows, check)
+        return DissectedModel(key, self.slugs[key], label, model, layers, rows, check, twin_check)
+
+    def _self_check(self, key: str, model_id: dict, acts: dict[str, torch.Tensor], labeller: Labeller,
+                    concepts: ConceptSet, rows: list[dict], who: str | None = None) -> dict | None:
+        """The fc self-check of model ``key`` (or, with ``who``, of its randomised twin, labelled here), if it has
+        a classifier with one output per class (and, with the labels source, the 1000 ImageNet classes)."""
+        model, fc = self.models[key], classifier_name(self.models[key])
+        if not self_check.applies(model, acts, fc):
+            return None
+        if self.vocab is not None:
+            if acts[fc].shape[1] != self.vocab.n_classes:
+                return None
+            return self_check.labels_self_check(labeller, who or key, model_id, fc, acts, concepts, self.vocab, rows)
+        classes = concept_set(self, self.clip, f"classes {key}", list(model.class_names))
+        return self_check.self_check(labeller, who or key, model_id, model, fc, acts, classes, rows)
 
     def _strips(self, key: str, probe: list[ProbeImage], layers: list[dict], rows: list[dict]) -> dict[tuple[str, int], str]:
         """Draw the missing strips, export all to ``dissection/strips/<model>/<layer>_<unit>.jpg``."""

@@ -27,15 +27,16 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from ..data import load_rgb, prepare
 from ..models import LoadedModel
+from ..progress import Progress
 from .activations import activation_maps
 
-THUMB = 72
-"""Thumbnail side in pixels: five side by side fit a table column."""
-GAP = 2
+THUMB = 128
+"""Thumbnail side in pixels: a neuron card shows each at 110 px or more (a reviewer must see what is outlined)
+and the lightbox opens the strip larger still."""
+GAP = 3
 QUIET = 0.3
 """Brightness kept where the unit does not fire, so the photo stays recognisable."""
 OUTLINE_LEVEL = 0.5
@@ -121,12 +122,16 @@ def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], ro
     start = time.perf_counter()
     blocks = sorted({i // batch_size for i in needed})
     batches = [list(range(b * batch_size, min((b + 1) * batch_size, len(paths)))) for b in blocks]
-    for batch in tqdm(batches, desc=desc, disable=None):
+    progress = Progress(desc, len(batches))
+    for batch in batches:
         prepared = [prepare(load_rgb(paths[i]), model.preprocess) for i in batch]
         thumbs.update({i: thumbnail(p.rgb) for i, p in zip(batch, prepared)})
         x = torch.cat([p.tensor for p in prepared]).to(device)
         for layer in spatial:
             _collect_maps(model, layer, x, batch, wanted, maps, device)
+        progress.step()
+        progress.done(f"probe images {batch[0] + 1}-{batch[-1] + 1}")
+    progress.close()
     jpegs = {}
     for r in rows:
         imgs, unit, layer = r["top_images"], r["unit"], r["layer"]

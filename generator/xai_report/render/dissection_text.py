@@ -47,7 +47,7 @@ def _ours_top(model: Mapping) -> str:
 
 def _ours_semantic(model: Mapping) -> str:
     s = model["summary"]["semantic"]
-    return f"{_pct(s['share'])} ({s['labelled']} of {s['total']}, above the shuffled-activation null)"
+    return f"{_pct(s['share'])} ({s['labelled']} of {s['total']}, above the shuffled-activation and randomised-model nulls)"
 
 
 def claims(section: Mapping | None) -> dict | None:
@@ -86,6 +86,22 @@ def concept_source(section: Mapping) -> str:
             f"words of {c['file']}.")
 
 
+def _quality_line(model: Mapping) -> str:
+    """Per layer of one model: labelled share (the randomised twin's beside it) and split-half stability."""
+    parts = []
+    for layer in model["layers"]:
+        q = layer.get("quality")
+        if not q:
+            continue
+        twin = q.get("randomised") or {}
+        twin_text = (f", randomised copy {_pct(twin['held_out_above_threshold_share'])}"
+                     if twin.get("held_out_above_threshold_share") is not None else "")
+        stable = q["trained"]["stability"]
+        parts.append(f"{layer['name']} {_pct(layer['semantic']['share'])} labelled{twin_text}, stability "
+                     f"{_pct(stable) if stable is not None else 'n/a'} (chance {_pct(q['trained']['stability_chance'] or 0)})")
+    return f"{model['label']} label quality by layer: " + "; ".join(parts) + "." if parts else ""
+
+
 def headlines(section: Mapping | None) -> list[str]:
     """One-line findings for the home page; none when dissection did not run."""
     if not section:
@@ -104,16 +120,21 @@ def headlines(section: Mapping | None) -> list[str]:
         lines.append(
             f"{m['label']}: {s['distinct_concepts']} distinct concepts over {s['neurons']} neurons, most frequent "
             f"\"{top['label'] if top else 'none'}\" ({top['neurons'] if top else 0} neurons); "
-            f"{_pct(s['semantic']['share'])} score above the shuffled-activation null."
+            f"{_pct(s['semantic']['share'])} labelled (clear the shuffled-activation and the randomised-model nulls)."
         )
+        quality = _quality_line(m)
+        if quality:
+            lines.append(quality)
         check = m.get("self_check")
         if check:
             extra = (f", {_pct(check['class_or_ancestor'])} their class or one of its ancestors"
                      if "class_or_ancestor" in check else "")
+            twin = m.get("randomised_self_check")
+            twin_text = f"; a randomised copy: {_pct(twin['top1'])}" if twin else ""
             lines.append(
                 f"{m['label']} self-check: {_pct(check['top1'])} of its {check['neurons']} classifier neurons get their "
                 f"own class name as top-1 label{extra} ({_pct(check['top5'])} within the top 5; chance "
-                f"{_pct(check['chance_top1'])})."
+                f"{_pct(check['chance_top1'])}{twin_text})."
             )
     for c in section["comparisons"]:
         lines.append(f"{c['a_label']} vs {c['b_label']}: {_pct(c['overlap'])} of the top-{c['n']} concepts are shared.")

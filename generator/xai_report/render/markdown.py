@@ -50,6 +50,18 @@ def code(value: object) -> Safe:
     return Safe(f"<code>{escape_text(value)}</code>")
 
 
+def anchor(value: object) -> Safe:
+    """An element id or ``#fragment`` from data: letters, digits and hyphens only (``gradcam++`` -> ``gradcam--``),
+    so it is the same in raw HTML, attr_list and a link, and can carry no markup."""
+    return Safe(re.sub(r"[^A-Za-z0-9-]", "-", printable(value)).lower())
+
+
+def attr(value: object) -> Safe:
+    """Text for an HTML attribute written through attr_list (a lightbox caption): quotes, braces, angle brackets,
+    backslashes and ampersands dropped, since attr_list ends at ``}`` and the lightbox shows the value as HTML."""
+    return Safe(re.sub(r"[^\w +\-.,:()%]", "", printable(value).replace("\n", " ")))
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -72,5 +84,5 @@ def environment(templates: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(url=url, pct=pct, num=num, code=code)
+    env.filters.update(url=url, pct=pct, num=num, code=code, anchor=anchor, attr=attr)
     return env

@@ -6,6 +6,9 @@ dissected, so the two halves of the study meet on the page without either stage 
 
 from __future__ import annotations
 
+CONCEPTS_SHOWN = 8
+"""Concepts listed per image page, by their units' share of the positive evidence."""
+
 
 def unit_labels(results: dict, model_key: str, layer: str) -> dict[int, dict]:
     """``{unit: {"label", "semantic"}}`` of ``layer`` of ``model_key`` from the dissection section ({} when that
@@ -15,9 +18,50 @@ def unit_labels(results: dict, model_key: str, layer: str) -> dict[int, dict]:
             continue
         for info in model.get("layers", []):
             if info.get("name") == layer:
-                return {u["unit"]: {"label": u["label"], "semantic": u.get("semantic", False)}
+                return {u["unit"]: {"label": u["label"], "semantic": u.get("semantic", False),
+                                    "score": u.get("similarity"), "threshold": info.get("threshold")}
                         for u in info.get("units", [])}
     return {}
+
+
+def concept_ancestors(results: dict) -> dict[str, list[str]]:
+    """Each label's WordNet ancestors among the concepts (labels concept source only; {} otherwise)."""
+    return ((results.get("dissection") or {}).get("concepts") or {}).get("ancestors") or {}
+
+
+def concept_evidence(neurons: dict, labels: dict[int, dict], ancestors: dict[str, list[str]],
+                     limit: int = CONCEPTS_SHOWN) -> list[dict]:
+    """The explained logit's positive evidence summed per concept: for every concept, the units labelled with it
+    or (labels source) with a concept below it in WordNet, their count, how many of those labels are trusted,
+    and their share of the positive evidence; the ``limit`` largest shares first (ties by name)."""
+    contributions, total = neurons.get("contributions"), neurons.get("positive_total") or 0.0
+    if not contributions or total <= 0 or not labels:
+        return []
+    groups: dict[str, dict] = {}
+    for unit, c in enumerate(contributions):
+        lab = labels.get(unit)
+        if lab is None:
+            continue
+        for concept in [lab["label"], *ancestors.get(lab["label"], [])]:
+            g = groups.setdefault(concept, {"concept": concept, "units": 0, "trusted": 0, "positive": 0.0,
+                                            "own": 0})
+            g["units"] += 1
+            g["trusted"] += int(bool(lab["semantic"]))
+            g["own"] += int(concept == lab["label"])
+            g["positive"] += max(c, 0.0)
+    ranked = sorted(groups.values(), key=lambda g: (-g["positive"], g["concept"]))[:limit]
+    return [{**g, "share": g["positive"] / total, "below": g["units"] - g["own"]} for g in ranked]
+
+
+def evidence_sentence(groups: list[dict], target: str) -> str:
+    """The largest concept group in words ("units labelled bird or below it give 31% of the positive evidence
+    for flamingo"), with how many of their labels are trusted."""
+    if not groups:
+        return ""
+    g = groups[0]
+    where = "or a concept below it " if g["below"] else ""
+    return (f"The {g['units']} units labelled {g['concept']} {where}give {100 * g['share']:.0f}% of the positive "
+            f"evidence for {target}; {g['trusted']} of their labels clear the layer's tests.")
 
 
 def coverage(neurons: dict) -> str:

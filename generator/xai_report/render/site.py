@@ -6,23 +6,23 @@ files this renderer wrote are ever replaced or removed; hand-written files in th
 
 from __future__ import annotations
 
-import html
 import json
-import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import Study
-from ..paths import REPO_ROOT, TEMPLATES_DIR
+from ..paths import TEMPLATES_DIR
 from ..results import RESULTS_FILE, read_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
-from . import attribution_text, neurons, plots
+from . import attribution_text, links, neurons, plots
+from .claims import claim_verdicts, claims_pages
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
 from .dissection_text import headlines as dissection_headlines
 from .markdown import Safe, environment
 from .pages import Asset, Page
+from .publish import copy_assets, ensure_mkdocs_yml
 
 MANIFEST = ".xai-generated.json"
 FIGURES_KEY = ".xai-figures-key"
@@ -54,7 +54,8 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
     methods = section["methods"]
     titles = {m["name"]: m["title"] for m in methods}
     common = {"att": section, "methods": methods, "images": images, "titles": titles,
-              "regions": attribution_text.region_methods(section)}
+              "regions": attribution_text.region_methods(section),
+              "neuron_page": links.layer_page(results, section["model"]["key"], section["model"]["layer"])}
     yield Page("attribution/index.md", "attribution_index.md.j2", common)
     yield Page("attribution/gallery.md", "gallery.md.j2", common)
     comp = section.get("comparison")
@@ -69,21 +70,25 @@ def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
                     "verdict": attribution_text.verdict(comp["confidence_vs_agreement"],
                                                         attribution_text.region_title(section))})
     labels = neurons.unit_labels(results, section["model"]["key"], section["model"]["layer"])
+    ancestors = neurons.concept_ancestors(results)
     for i, record in enumerate(images):
         neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
         if "metrics" in record:
             faith = record["metrics"]["faithfulness"]
             yield Asset(f"assets/figures/{record['id']}_curves.png", lambda faith=faith: plots.curves(faith, titles))
         yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours,
-                   **_neuron_context(record, labels)})
+                   **_neuron_context(record, labels, ancestors)})
 
 
-def _neuron_context(record: dict, labels: dict[int, dict]) -> dict:
+def _neuron_context(record: dict, labels: dict[int, dict], ancestors: dict[str, list[str]]) -> dict:
     """What the image page's "neurons behind this prediction" section shows besides the record's numbers."""
     found = record.get("neurons")
     if not found or "absent" in found:
-        return {"neurons": found, "unit_labels": {}, "neuron_coverage": ""}
-    return {"neurons": found, "unit_labels": labels, "neuron_coverage": neurons.coverage(found)}
+        return {"neurons": found, "unit_labels": {}, "neuron_coverage": "", "concept_groups": [],
+                "concept_sentence": ""}
+    groups = neurons.concept_evidence(found, labels, ancestors)
+    return {"neurons": found, "unit_labels": labels, "neuron_coverage": neurons.coverage(found),
+            "concept_groups": groups, "concept_sentence": neurons.evidence_sentence(groups, record["target"]["name"])}
 
 
 def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
@@ -93,45 +98,6 @@ def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
 
 
 PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, dissection_pages]
-
-
-def _copy_assets(study: Study, results: dict, site: Path) -> list[str]:
-    """Copy overlays and photos next to the pages; returns the copied paths (relative to the site)."""
-    written = []
-    section = results.get("attribution") or {}
-    for record in section.get("images", []):
-        sources = [record["photo"]] + [m["overlay"] for m in record["methods"].values()]
-        for rel in sources:
-            written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
-    for rel in (results.get("dissection") or {}).get("assets", []):
-        written.append(_copy(study.output_path / rel, site / "assets" / rel, site))
-    return written
-
-
-def _copy(src: Path, dst: Path, site: Path) -> str:
-    if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes()):
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-    return dst.relative_to(site).as_posix()
-
-
-def ensure_mkdocs_yml(study: Study) -> Path:
-    """Write a ``mkdocs.yml`` beside the docs folder when there is none (the repository ships its own)."""
-    site = study.site_path
-    config = site.parent / "mkdocs.yml"
-    if not config.is_file():
-        env = environment(TEMPLATES_DIR)
-        # Material prints site_name unescaped (in <title>, the header, aria-label): escape it here. ensure_ascii
-        # off, since YAML reads JSON's surrogate-pair escapes of an emoji as two unwritable characters.
-        site_name = json.dumps(html.escape(study.title, quote=True), ensure_ascii=False)
-        text = env.get_template("mkdocs.yml.j2").render(site_name=Safe(site_name),
-                                                        docs_dir=Safe(json.dumps(site.name, ensure_ascii=False)))
-        write_atomic(config, text)
-    css = site / "stylesheets" / "extra.css"  # the generated mkdocs.yml names it in extra_css
-    if not css.is_file():
-        css.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO_ROOT / "site_src" / "stylesheets" / "extra.css", css)
-    return config
 
 
 def render_site(study: Study) -> int:
@@ -146,12 +112,14 @@ def render_site(study: Study) -> int:
     site.mkdir(parents=True, exist_ok=True)
     env = environment(TEMPLATES_DIR)
     base = {"study": results.get("study", {}), "results": results, "attribution": results.get("attribution"),
-            "dissection": results.get("dissection"), "benchmarks": _benchmark_runs(study)}
-    written = _copy_assets(study, results, site)
+            "dissection": results.get("dissection"), "benchmarks": _benchmark_runs(study),
+            "tested_claims": claim_verdicts(study, results),  # the claims file's verdicts (None without one)
+            "raw": study.publish_raw, "unit_images": links.unit_images(results)}
+    written = copy_assets(study, results, site)
     figures_key = _figures_key(study)
     figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key
     count = 0
-    for producer in PAGES:
+    for producer in [*PAGES, claims_pages(base["tested_claims"])]:
         for page in producer(results, timings):
             if isinstance(page, Asset):
                 # figures depend on results.json alone: unchanged results, unchanged figures (render stays fast)
@@ -168,7 +136,7 @@ def render_site(study: Study) -> int:
             count += 1
     _remove_stale(site, set(written))
     write_atomic(site / FIGURES_KEY, figures_key)
-    ensure_mkdocs_yml(study)
+    ensure_mkdocs_yml(study, results)
     return count
 
 

@@ -1,0 +1,80 @@
+"""The model-randomisation test for heatmaps: does a method's map depend on what the model learned?
+
+Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018, Sec. 3.1: explain the same image and class with
+the trained model and with the same architecture whose weights were re-initialised
+(:mod:`xai_report.models.randomise`), and compare the two maps. A method whose map barely changes is showing the
+image (edges, colour, position) more than the model; one whose map changes completely passes the check. The
+comparison is their Spearman rank correlation over pixels (:func:`.agreement.spearman`), near 0 for a method that
+depends on the weights, near 1 for one that does not. The twin's maps are cached and exported like the trained ones
+(``overlays/<image>_<method>_randomised.jpg``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from torch import nn
+
+from ..models import LoadedModel, resolve_layer
+from ..models.randomise import randomised
+from . import agreement
+from .explainer import OVERLAY_FILE, Explainer, Explanation, Settings
+from .methods import METHODS
+
+if TYPE_CHECKING:
+    from ..store import Artifact
+    from .inputs import ImageInput
+    from .stage import AttributionStage
+
+ROUND = 6
+
+
+@dataclass
+class Subject:
+    """A model that methods explain: its module and what identifies it in cache keys."""
+
+    module: nn.Module
+    model_key: dict
+
+
+@dataclass
+class Twin(Subject):
+    """The study's model with re-initialised weights, and an explainer of every method bound to its layer."""
+
+    explainers: dict[str, Explainer]
+
+
+def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_name: str, seed: int) -> Twin:
+    """The randomised twin of ``model`` (seeded), on the settings' device, with its own explainers."""
+    twin = randomised(model, seed)
+    twin.module.to(settings.device).eval()
+    own = Settings(settings.config, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
+                   settings.seed)
+    return Twin(twin.module, {"weights": twin.weights_id, "preprocess": twin.preprocess.to_dict()},
+                {m: METHODS[m].make(own) for m in methods})
+
+
+def compare(trained: dict[str, "Artifact"], twin_maps: dict[str, "Artifact"],
+            export: Callable[[str, bytes], str], stem: str) -> dict:
+    """Per method: the rank correlation of the trained and the randomised map, and the twin's exported overlay."""
+    out = {}
+    for method, art in trained.items():
+        ours = Explanation.from_artifact(art).map
+        theirs = Explanation.from_artifact(twin_maps[method]).map
+        rho = agreement.spearman(np.asarray(ours), np.asarray(theirs))
+        out[method] = {
+            "spearman": None if rho is None else round(float(rho), ROUND),
+            "overlay": export(f"overlays/{stem}_{method}_randomised.jpg",
+                              twin_maps[method].file(OVERLAY_FILE).read_bytes()),
+        }
+    return out
+
+
+def check(stage: "AttributionStage", item: "ImageInput", class_index: int, trained: dict[str, "Artifact"]) -> dict:
+    """Explain ``class_index`` of ``item`` with the twin's methods on the stage's twin (cached like any explanation) and
+    :func:`compare` the maps with the trained model's."""
+    twin = stage.twin
+    twin_maps = {m: stage.explain(item, m, class_index, using=twin.explainers[m], subject=twin) for m in twin.explainers}
+    return compare({m: trained[m] for m in twin.explainers}, twin_maps, stage.export, item.image_id)

@@ -1,0 +1,65 @@
+"""Where on the image a unit fires: its activation map, upsampled onto the photo, beside the CAMs.
+
+For the units that contribute most to the explained logit (:mod:`.contributions`), the map ``A_j(h, w)`` of unit
+``j`` of ``attribution.layer`` is what that unit's contribution ``W[c, j] * mean(A_j)`` averages: Grad-CAM and CAM
+are weighted sums of exactly these maps (Zhou et al., CVPR 2016; Selvaraju et al., ICCV 2017), so a reader can see
+which part of the CAM each named unit supplies. As in Network Dissection's figures (Bau et al., CVPR 2017), each
+map is scaled by its own maximum on this image: it shows where the unit fires, not how strongly compared to others.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import resolve_layer
+from . import overlays
+
+if TYPE_CHECKING:
+    from .inputs import ImageInput
+    from .stage import AttributionStage
+
+
+@torch.no_grad()
+def activation_maps(model: nn.Module, layer_name: str, x: torch.Tensor, units: Sequence[int]) -> np.ndarray:
+    """``units`` x h x w float32: the chosen channels of ``layer_name``'s output for the one image ``x``."""
+    layer = resolve_layer(model, layer_name)
+    seen: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach()))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    out = seen[0]
+    if out.ndim != 4:
+        raise ValueError(f"{layer_name} has no spatial map (output shape {tuple(out.shape)})")
+    return out[0, list(units)].float().cpu().numpy()
+
+
+def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
+    """The unit's map, bilinearly upsampled to the photo's size and scaled to its own maximum (negative values,
+    which a ReLU-free layer can have, count as quiet), drawn as the heatmaps are (:func:`.overlays.cam_overlay`)."""
+    up = F.interpolate(torch.from_numpy(amap)[None, None].float(), size=rgb.shape[:2], mode="bilinear",
+                       align_corners=False)[0, 0].numpy()
+    up = np.clip(up, 0.0, None)
+    peak = float(up.max())
+    return overlays.cam_overlay(rgb, up / peak if peak > 0 else np.zeros_like(up))
+
+
+def add_maps(stage: "AttributionStage", item: "ImageInput", neurons: dict) -> None:
+    """Give each unit listed in ``neurons`` (the decomposition of :mod:`.contributions`) its ``map``: its activation
+    map on the photo, cached per image and units, exported as ``overlays/<image>_unit<j>.jpg``."""
+    if "units" not in neurons:
+        return
+    units = [u["unit"] for u in neurons["units"]]
+    layer = stage.cfg.layer
+    key = stage.key("unit_maps", code=(__name__,), model=stage.model_key, layer=layer, image=item.sha256, units=units)
+    x = item.prepared.tensor.to(stage.device)
+    art = stage.cached(key, lambda: ({"kind": "unit_maps"},
+                                     {"maps.npy": activation_maps(stage.model.module, layer, x, units)}))
+    for u, amap in zip(neurons["units"], art.array("maps.npy")):
+        u["map"] = stage.export(f"overlays/{item.image_id}_unit{u['unit']}.jpg", overlay(item.prepared.rgb, amap))

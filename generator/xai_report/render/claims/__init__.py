@@ -1,0 +1,107 @@
+"""The Claims page: every claim of the study's claims file with its quote, subject, measurement, rule, numbers
+and verdict, computed by the rule engine (:mod:`.engine`) from ``results.json``; and the home page's count.
+
+``claim_verdicts(study, results)`` is what render passes to every template (None without a claims file);
+``claims_pages(tested)`` is the page producer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ...config import Study
+from ...config.claims import ClaimsFile, load_claims
+from ...text import slugify
+from ..pages import Page
+from . import attribution_rules, dissection_rules  # noqa: F401  (they fill the registry)
+from .engine import RULES, SUPPORTED, CONTRADICTED, UNTESTABLE, Judged, counts, judge_all
+
+PAGE = "claims/index.md"
+ICONS = {SUPPORTED: "supported", CONTRADICTED: "contradicted", UNTESTABLE: "not testable here"}
+
+
+def _evidence(path: str, results: dict) -> str:
+    """``path`` when this build writes that page (so the link is never broken), else ''."""
+    att, dis = results.get("attribution") or {}, results.get("dissection") or {}
+    written = {"index.md", "dissection/index.md", "methodology/index.md"}
+    if att:
+        written |= {"attribution/index.md", "attribution/gallery.md"}
+        written |= {f"attribution/images/{r['id']}.md" for r in att.get("images", [])}
+        if att.get("comparison"):
+            written.add("attribution/comparison.md")
+    if dis.get("comparisons"):
+        written.add("dissection/compare.md")
+    for model in dis.get("models", []):
+        written.add(f"dissection/{slugify(str(model['slug'])).lower()}/index.md")
+    return path if path.split("#")[0] in written else ""
+
+
+SHORT = 90
+"""Characters of a quote shown as its heading."""
+
+
+def _short(quote: str) -> str:
+    return quote if len(quote) <= SHORT else quote[: SHORT - 1].rsplit(" ", 1)[0] + " ..."
+
+
+def _row(j: Judged, results: dict, titles: dict[str, str]) -> dict:
+    c = j.claim
+    return {
+        "id": "claim-" + slugify(c.id).lower(), "short": _short(c.quote), "topic": c.topic, "quote": c.quote, "verdict": j.verdict,
+        "models": c.models, "layer": c.layer, "methods": c.methods,
+        "images": [titles.get(i, i) for i in c.images], "measurement": j.measurement, "rule": j.rule,
+        "numbers": j.numbers, "reason": j.reason, "notes": j.notes, "why": c.why,
+        "evidence": _evidence(c.evidence, results),
+    }
+
+
+def _role_names(claims: ClaimsFile, att: dict) -> dict[str, str]:
+    """How the page names each model role: the write-up's explained model as the model this study explains."""
+    names = {}
+    for role, spec in claims.models.items():
+        model = att.get("model") if spec.attribution else None
+        if model and spec.weights and not model["weights_id"].startswith(spec.weights):
+            names[role] = f"{model['description']} (the write-up: {spec.label})"
+        else:
+            names[role] = spec.label
+    return names
+
+
+def claim_verdicts(study: Study, results: dict) -> dict | None:
+    """The claims of the study's claims file judged against ``results`` (None when it names no file)."""
+    if not study.claims:
+        return None
+    claims = load_claims(Path(study.claims))
+    judged = judge_all(claims, results)
+    att = results.get("attribution") or {}
+    titles = {r["id"]: r["title"] for r in att.get("images", [])}
+    method_titles = {m["name"]: m["title"] for m in att.get("methods", [])}
+    rows = [_row(j, results, titles) for j in judged]
+    topics = list(dict.fromkeys(r["topic"] for r in rows))
+    rows = sorted(rows, key=lambda r: topics.index(r["topic"]))  # numbered in the order the page shows them
+    for number, row in enumerate(rows, start=1):
+        row["number"] = number
+    notes = [{"image": n.image, "title": titles.get(n.image, n.image), "text": n.text,
+              "page": _evidence(f"attribution/images/{n.image}.md", results)} for n in claims.notes]
+    return {"title": claims.title, "source": claims.source, "note": claims.note, "counts": counts(judged),
+            "topics": [{"name": t, "rows": [r for r in rows if r["topic"] == t]} for t in topics],
+            "roles": _role_names(claims, att), "method_titles": method_titles,
+            "notes": notes, "page": PAGE,
+            "page_notes": list(dict.fromkeys(j.tested_on for j in judged if j.tested_on))}
+
+
+def image_notes(tested: dict | None, image_id: str) -> list[str]:
+    """The claims file's observations about one image (for its page)."""
+    return [n["text"] for n in (tested or {}).get("notes", []) if n["image"] == image_id]
+
+
+def claims_pages(tested: dict | None) -> Callable[[dict, dict], Iterator[Page]]:
+    """The page producer: the Claims page when the study has a claims file."""
+    def produce(results: dict, timings: dict) -> Iterator[Page]:
+        if tested is not None:
+            yield Page(PAGE, "claims.md.j2", {"tested": tested, "verdict_names": ICONS})
+    return produce
+
+
+__all__ = ["RULES", "claim_verdicts", "claims_pages", "image_notes"]

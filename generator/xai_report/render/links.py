@@ -1,0 +1,49 @@
+"""Permalinks between the two halves of the site: image pages link each unit behind a prediction to its neuron
+card (``dissection/<model>/<layer>.md#unit-N``), and each neuron card links back to the images where that unit
+carries the most positive evidence for the explained class (``attribution.images[].neurons``).
+
+Paths follow the dissection pages' own rule (slugs of the model and layer, slugified again), so a link and the
+page it points to cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from ..text import slugify
+
+IMAGES_PER_UNIT = 5
+"""Images listed on a neuron card: the ones where the unit's share of the positive evidence is largest."""
+
+
+def _slug(value: str) -> str:
+    return slugify(str(value)).lower()
+
+
+def layer_pages(results: dict | None) -> dict[tuple[str, str], str]:
+    """``{(model key, layer name): docs-relative path of its neuron gallery}`` for every dissected layer."""
+    return {(model.get("key", ""), info.get("name", "")): f"dissection/{_slug(model['slug'])}/{_slug(info['slug'])}.md"
+            for model in ((results or {}).get("dissection") or {}).get("models", []) for info in model.get("layers", [])}
+
+
+def layer_page(results: dict, model_key: str, layer: str) -> str | None:
+    """The docs-relative path of the neuron gallery of ``layer`` of ``model_key``; None when it was not dissected."""
+    return layer_pages(results).get((model_key, layer))
+
+
+def unit_images(results: dict) -> dict[str, dict[str, dict[int, list[dict]]]]:
+    """``{model key: {layer: {unit: [{"id", "title", "share", "contribution"}, ...]}}}``: for every unit listed
+    among an image's top contributors, the images where it matters most (largest share first, at most
+    :data:`IMAGES_PER_UNIT`). Empty when no image has a unit-by-unit account."""
+    section = results.get("attribution") or {}
+    model = section.get("model") or {}
+    found: dict[int, list[dict]] = {}
+    for record in section.get("images", []):
+        neurons = record.get("neurons") or {}
+        for u in neurons.get("units", []):
+            if u.get("contribution", 0) > 0:
+                found.setdefault(u["unit"], []).append({"id": record["id"], "title": record["title"],
+                                                        "share": u.get("share"), "contribution": u["contribution"]})
+    if not found:
+        return {}
+    ranked = {unit: sorted(hits, key=lambda h: (-(h["share"] or 0.0), h["id"]))[:IMAGES_PER_UNIT]
+              for unit, hits in found.items()}
+    return {model.get("key", ""): {model.get("layer", ""): ranked}}
