@@ -65,8 +65,9 @@ def image_folder(tmp_path) -> Path:
 
 
 def write_study(tmp_path: Path, images: Path, methods=("gradcam", "lime"), extra: str = "", model: str | None = None,
-                layer: str = "bn2", metrics: bool = False) -> Path:
-    """A study file in ``tmp_path`` whose outputs stay in ``tmp_path``."""
+                layer: str = "bn2", metrics: bool = False, randomised: bool = False) -> Path:
+    """A study file in ``tmp_path`` whose outputs stay in ``tmp_path``. Unlike a user's study, the randomised-model
+    check is off unless ``randomised`` (it doubles every explanation's cost; the tests that need it ask)."""
     model = model or '[models.m]\nsource = "packaged"\n'
     text = f"""
 title = "test study"
@@ -82,6 +83,7 @@ images = "{images.as_posix()}"
 layer = "{layer}"
 methods = {list(methods)!r}
 metrics = {"true" if metrics else "false"}
+{"" if randomised else "randomised_methods = []"}
 {extra}
 [attribution.lime]
 num_samples = 60

@@ -72,19 +72,19 @@ def test_editing_one_method_module_recomputes_exactly_that_method(tmp_path, imag
     study = write_study(tmp_path / "study", image_folder, methods=METHOD_NAMES, layer="features")
     generator = package_copy(tmp_path / "repo")
     first = build_with(generator, study)
-    assert first == {"computed": 2 * (1 + len(METHOD_NAMES)), "reused": 0}
+    assert first == {"computed": 2 * (1 + len(METHOD_NAMES) + 1), "reused": 0}  # predictions, maps, unit maps
     before = method_keys(tmp_path / "study" / "out")
     assert sorted(before) == sorted(METHOD_NAMES) and all(len(keys) == 2 for keys in before.values())
 
     score_cam = generator / "xai_report" / "attribution" / "score_cam.py"
     score_cam.write_text(score_cam.read_text() + "\n# an edit: any change to the source is a new fingerprint\n")
     second = build_with(generator, study)
-    assert second == {"computed": 2, "reused": 2 * len(METHOD_NAMES)}, second  # Score-CAM's two maps only
+    assert second == {"computed": 2, "reused": 2 * (len(METHOD_NAMES) + 1)}, second  # Score-CAM's two maps only
     after = method_keys(tmp_path / "study" / "out")
     assert after["gradcam"] == before["gradcam"] and after["lime"] == before["lime"]
     assert len(after["scorecam"] - before["scorecam"]) == 2
 
-    assert build_with(generator, study) == {"computed": 0, "reused": 2 * (1 + len(METHOD_NAMES))}
+    assert build_with(generator, study) == {"computed": 0, "reused": 2 * (1 + len(METHOD_NAMES) + 1)}
 
 
 def run_stage(study_file: Path) -> tuple[dict, AttributionStage]:
@@ -97,7 +97,7 @@ def run_stage(study_file: Path) -> tuple[dict, AttributionStage]:
 def test_a_changed_library_version_recomputes_what_calls_it(tmp_path, image_folder, monkeypatch, library, recomputed):
     study = write_study(tmp_path, image_folder, methods=METHOD_NAMES, layer="features")
     first, stage = run_stage(study)
-    assert stage.stats.computed == 2 * (1 + len(METHOD_NAMES))
+    assert stage.stats.computed == 2 * (1 + len(METHOD_NAMES) + 1)
     before = method_keys(tmp_path / "out")
 
     real = fingerprint.library_version

@@ -11,7 +11,7 @@ from xai_report.errors import ConfigError
 from xai_report.paths import STUDIES_DIR, TEMPLATES_DIR
 from xai_report.render.claims import RULES, claim_verdicts, claims_pages
 from xai_report.render.claims.engine import CONTRADICTED, SUPPORTED, UNTESTABLE, judge_all
-from xai_report.render.markdown import environment
+from xai_report.render.markdown import Safe, environment
 
 from conftest import write_study
 
@@ -286,12 +286,13 @@ def test_claims_page_and_home_count(tmp_path, image_folder):
     assert [r["number"] for t in tested["topics"] for r in t["rows"]] == list(range(1, 18))
     env = environment(TEMPLATES_DIR)
     (page,) = claims_pages(tested)(results(), {})
-    text = env.get_template(page.template).render(**page.context, tested_claims=tested)
+    text = env.get_template(page.template).render(**page.context, tested_claims=tested, root=Safe("../"))
     assert "Of 17 claims, **9 supported**, **6 contradicted**,\n**2 not testable here**" in text
     assert "No kite in this photo." in text and '!!! failure "Contradicted"' in text
-    assert "[attribution/images/kite.md](attribution/images/kite.md)" not in text  # no evidence page named: no link
+    assert "(../attribution/images/kite.md)" in text  # the note links the image page, from claims/
+    assert "**Evidence**" not in text  # no claim names an evidence page: no link
     study = {"title": "t", "description": "", "xai_report_version": "0", "study_file": "s.toml", "seed": 0}
-    home = env.get_template("home.md.j2").render(study=study, attribution=None, dissection_headlines=[],
+    home = env.get_template("home.md.j2").render(study=study, attribution=None, dissection_headlines=[], raw=False,
                                                  attribution_headlines=[], tested_claims=tested)
     assert "of 17 claims, 9 supported, 6 contradicted, 2 not testable here" in home
     assert claims_pages(None)(results(), {}) is not None and not list(claims_pages(None)(results(), {}))

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.real_model
 
 IMAGES = ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG")
 METHODS = ("gradcam", "ablationcam", "scorecam", "lime")
-PER_IMAGE = 1 + len(METHODS) + 1 + 1  # predictions, one map per method, map measures, metrics
+PER_IMAGE = 1 + len(METHODS) + 1 + 1 + 1  # predictions, one map per method, unit maps, map measures, metrics
 ARTIFACTS = len(IMAGES) * PER_IMAGE
 
 

@@ -177,7 +177,8 @@ def test_concept_words_render_as_text():
     env = environment(TEMPLATES_DIR)
     template = env.from_string("| Neuron | Concept |\n|---|---|\n| 7 | {{ c }} |\n\nTop concept {{ c|code }} and **{{ c }}**.\n")
     md = markdown.Markdown(extensions=["tables", "attr_list", "md_in_html", "admonition"])
-    for concept in ["<script>alert(1)</script>", "[x](javascript:alert(1))", "{: onclick=alert(1) }", "a|b", "&amp;"]:
+    for concept in ["<script>alert(1)</script>", "[x](javascript:alert(1))", "{: onclick=alert(1) }", "a|b", "&amp;",
+                    "only ~38% (x^2, $5)"]:  # no backslash shows before ~, ^ or $
         html = md.reset().convert(template.render(c=concept))
         page = Page(html)
         assert_no_active_content(page, concept)

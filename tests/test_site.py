@@ -40,7 +40,7 @@ def built(tmp_path_factory):
     (root / "bench").mkdir()
     (root / "bench" / "cpu-quick.json").write_text(json.dumps(BENCH_RUN))
     study = write_study(root, images, methods=("gradcam", "ablationcam", "scorecam", "lime"),
-                        extra="batch_size = 64\ndeletion_steps = 10", metrics=True,
+                        extra="batch_size = 64\ndeletion_steps = 10", metrics=True, randomised=True,
                         model='benchmarks = "bench"\n[models.m]\nsource = "packaged"\n')
     result = CliRunner().invoke(main, ["build", "--study", str(study)])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,9 @@ import jinja2
 
 from ..text import printable
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~^$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|])")
+"""Characters Python-Markdown (with our extensions) reads as markup and unescapes after a backslash. ``~``, ``^``
+and ``$`` are plain text without pymdownx's tilde, caret and arithmatex, and a backslash before them would show."""
 
 
 class Safe(str):

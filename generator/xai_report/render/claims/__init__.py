@@ -45,13 +45,18 @@ def _short(quote: str) -> str:
     return quote if len(quote) <= SHORT else quote[: SHORT - 1].rsplit(" ", 1)[0] + " ..."
 
 
+def _capital(text: str) -> str:
+    """A sentence as the page shows it: its first letter capitalised (image titles start lower-case)."""
+    return text[:1].upper() + text[1:]
+
+
 def _row(j: Judged, results: dict, titles: dict[str, str]) -> dict:
     c = j.claim
     return {
         "id": "claim-" + slugify(c.id).lower(), "short": _short(c.quote), "topic": c.topic, "quote": c.quote, "verdict": j.verdict,
         "models": c.models, "layer": c.layer, "methods": c.methods,
         "images": [titles.get(i, i) for i in c.images], "measurement": j.measurement, "rule": j.rule,
-        "numbers": j.numbers, "reason": j.reason, "notes": j.notes, "why": c.why,
+        "numbers": [_capital(n) for n in j.numbers], "reason": _capital(j.reason), "notes": j.notes, "why": c.why,
         "evidence": _evidence(c.evidence, results),
     }
 
@@ -82,7 +87,7 @@ def claim_verdicts(study: Study, results: dict) -> dict | None:
     rows = sorted(rows, key=lambda r: topics.index(r["topic"]))  # numbered in the order the page shows them
     for number, row in enumerate(rows, start=1):
         row["number"] = number
-    notes = [{"image": n.image, "title": titles.get(n.image, n.image), "text": n.text,
+    notes = [{"image": n.image, "title": _capital(titles.get(n.image, n.image)), "text": n.text,
               "page": _evidence(f"attribution/images/{n.image}.md", results)} for n in claims.notes]
     return {"title": claims.title, "source": claims.source, "note": claims.note, "counts": counts(judged),
             "topics": [{"name": t, "rows": [r for r in rows if r["topic"] == t]} for t in topics],

@@ -42,16 +42,26 @@ def _titles(ctx: Context, methods: list[str]) -> str:
     return joined([ctx.title(m) for m in methods])
 
 
-def _images_text(claim: Claim) -> str:
-    return "of the named images" if claim.images else "of the images"
+def _share(at_least: float, claim: Claim) -> str:
+    """"on at least 70% of the images", or "on every named image"."""
+    images = "named image" if claim.images else "image"
+    return f"on every {images}" if at_least >= 1 else f"on at least {pct(at_least)} of the {images}s"
+
+
+def _names(ctx: Context, ids: list[str]) -> str:
+    """The images' titles (their ids when the results lack them)."""
+    try:
+        return joined([r["title"] for r in ctx.images(ids)])
+    except Untestable:
+        return joined(ids)
 
 
 # -- method_order ------------------------------------------------------------------------------
 
 def _order_describe(claim: Claim, t: MethodOrder, ctx: Context) -> str:
     return (f"supported when {'each of ' if len(claim.methods) > 1 else ''}{_titles(ctx, claim.methods)} has a "
-            f"{t.direction} {NAMES[t.measure]} than {_titles(ctx, t.than)} on at least {pct(t.at_least)} "
-            f"{_images_text(claim)}{' with boxes' if t.measure == 'energy_in_boxes' else ''}; contradicted otherwise")
+            f"{t.direction} {NAMES[t.measure]} than {_titles(ctx, t.than)} {_share(t.at_least, claim)}"
+            f"{' with boxes' if t.measure == 'energy_in_boxes' else ''}; contradicted otherwise")
 
 
 def _order_judge(claim: Claim, t: MethodOrder, ctx: Context) -> Outcome:
@@ -91,15 +101,19 @@ def _chance_judge(claim: Claim, t: AboveChance, ctx: Context) -> Outcome:
         above = [r for r, e, c in pairs if e > c]
         holds &= bool(pairs) and len(above) >= t.at_least * len(pairs)
         below = [f"{r['title']} {fmt(e)} vs {fmt(c)}" for r, e, c in pairs if e <= c]
+        closest = min(pairs, key=lambda p: p[1] / p[2]) if pairs else None
         numbers.append(f"{ctx.title(method)}: above chance on {len(above)} of {len(pairs)} images"
-                       + (f"; not on {', '.join(below)}" if below else ""))
+                       + (f"; not on {', '.join(below)}" if below else "")
+                       + (f"; closest: {closest[0]['title']} {fmt(closest[1])} vs {fmt(closest[2])}"
+                          if closest and not below and len(pairs) > 1 else "")
+                       + (f" ({fmt(pairs[0][1])} vs {fmt(pairs[0][2])})" if len(pairs) == 1 else ""))
     return Outcome(holds, numbers + _skipped(records, "energy_in_boxes"))
 
 
 RULES["above_chance"] = Rule(
     lambda c, t, x: MEASURES["energy_in_boxes"] + ", against its chance level: the boxes' share of the input",
     lambda c, t, x: (f"supported when the energy in the boxes of {_titles(x, c.methods)} beats the boxes' area share "
-                     f"on at least {pct(t.at_least)} {_images_text(c)} with boxes, for each method; contradicted otherwise"),
+                     f"{_share(t.at_least, c)} with boxes, for each method; contradicted otherwise"),
     _chance_judge)
 
 
@@ -192,8 +206,8 @@ def _contrast_judge(claim: Claim, t: AgreementContrast, ctx: Context) -> Outcome
 RULES["agreement_contrast"] = Rule(
     lambda c, t, x: (f"the mean over {_titles(x, c.methods)} of each map's Spearman correlation with "
                      f"{x.title(t.region)}'s superpixel weights"),
-    lambda c, t, x: (f"supported when it is lower on {joined(c.images)} than the mean over {len(t.others)} clear "
-                     "images; contradicted otherwise"),
+    lambda c, t, x: (f"supported when it is lower on {_names(x, c.images)} than its mean over {_names(x, t.others)}; "
+                     "contradicted otherwise"),
     _contrast_judge)
 
 

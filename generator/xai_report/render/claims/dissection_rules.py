@@ -35,7 +35,8 @@ def _models(claim: Claim, ctx: Context) -> list[dict]:
 
 
 def _show(value: float) -> str:
-    return str(value) if isinstance(value, int) else fmt(value)
+    """Counts as integers (896, not 896.000), fractions with three decimals."""
+    return str(int(value)) if float(value).is_integer() else fmt(value)
 
 
 def _labels(claim: Claim, ctx: Context) -> list[str]:
@@ -52,8 +53,9 @@ def _number_describe(claim: Claim, t: ModelNumber, ctx: Context) -> str:
     if t.minimum is not None:
         return f"supported when it is at least {_show(t.minimum)} for {joined(_labels(claim, ctx))}; contradicted otherwise"
     parts = [f"{_show(_expected(t, i))} for {ctx.label(r)}" for i, r in enumerate(claim.models)]
-    tol = f"within {100 * t.tolerance:.0f}%" if t.relative else (f"within {_show(t.tolerance)}" if t.tolerance else "exactly")
-    return f"supported when it is {tol} of {joined(parts)}; contradicted otherwise"
+    tol = (f"within {100 * t.tolerance:.0f}% of " if t.relative else
+           f"within {_show(t.tolerance)} of " if t.tolerance else "exactly ")
+    return f"supported when it is {tol}{joined(parts)}; contradicted otherwise"
 
 
 def _number_judge(claim: Claim, t: ModelNumber, ctx: Context) -> Outcome:
