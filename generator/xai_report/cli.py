@@ -10,6 +10,7 @@ import click
 
 from .config import Study, load_study
 from .errors import XaiReportError
+from .memory import reexec_with_settings
 
 STUDY_OPTION = click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
                             help="Study file (TOML). Default: the original study, studies/default.toml.")
@@ -118,5 +119,11 @@ def check(study_file) -> None:
     click.echo(f"{study.source_file}: ok ({study.title})")
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console script: restart once with malloc settings that keep freed memory (:mod:`.memory`), then run."""
+    reexec_with_settings(__name__)
     main()
+
+
+if __name__ == "__main__":
+    entry()

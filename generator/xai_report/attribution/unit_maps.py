@@ -9,35 +9,18 @@ map is scaled by its own maximum on this image: it shows where the unit fires, n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..models import resolve_layer
+from ..dissect.activations import activation_maps
 from . import overlays
 
 if TYPE_CHECKING:
     from .inputs import ImageInput
     from .stage import AttributionStage
-
-
-@torch.no_grad()
-def activation_maps(model: nn.Module, layer_name: str, x: torch.Tensor, units: Sequence[int]) -> np.ndarray:
-    """``units`` x h x w float32: the chosen channels of ``layer_name``'s output for the one image ``x``."""
-    layer = resolve_layer(model, layer_name)
-    seen: list[torch.Tensor] = []
-    handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach()))
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    out = seen[0]
-    if out.ndim != 4:
-        raise ValueError(f"{layer_name} has no spatial map (output shape {tuple(out.shape)})")
-    return out[0, list(units)].float().cpu().numpy()
 
 
 def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
@@ -57,9 +40,11 @@ def add_maps(stage: "AttributionStage", item: "ImageInput", neurons: dict) -> No
         return
     units = [u["unit"] for u in neurons["units"]]
     layer = stage.cfg.layer
-    key = stage.key("unit_maps", code=(__name__,), model=stage.model_key, layer=layer, image=item.sha256, units=units)
+    key = stage.key("unit_maps", code=(__name__, "xai_report.dissect.activations"), model=stage.model_key, layer=layer,
+                    image=item.sha256, units=units)
     x = item.prepared.tensor.to(stage.device)
     art = stage.cached(key, lambda: ({"kind": "unit_maps"},
-                                     {"maps.npy": activation_maps(stage.model.module, layer, x, units)}))
+                                     {"maps.npy": activation_maps(stage.model.module, layer, x, units,
+                                                                  device=stage.device)[0].numpy()}))
     for u, amap in zip(neurons["units"], art.array("maps.npy")):
         u["map"] = stage.export(f"overlays/{item.image_id}_unit{u['unit']}.jpg", overlay(item.prepared.rgb, amap))

@@ -10,7 +10,7 @@ token is used, as in the reference code.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -118,15 +118,26 @@ def activation_maps(
     probing images; the values are not rescaled, so maps of one unit stay comparable across images.
     ``model`` must already be on ``device``.
     """
-    store: dict[str, list[torch.Tensor]] = {layer_name: []}
-    index = torch.as_tensor(list(units), dtype=torch.long)
-    model.eval()
-    with _hooks(model, [layer_name], store, lambda out: out):
-        model(image_tensor_batch.to(torch.device(device)))
-    out = store[layer_name][0]
-    if out.ndim != 4:
-        raise ValueError(f"layer {layer_name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")
-    maps = out[:, index]
+    maps = layers_maps(model, {layer_name: units}, image_tensor_batch, device)[layer_name]
     if size is not None:
         maps = torch.nn.functional.interpolate(maps, size=size, mode="bilinear", align_corners=False)
     return maps
+
+
+@torch.no_grad()
+def layers_maps(model: nn.Module, units: Mapping[str, Sequence[int]], image_tensor_batch: torch.Tensor,
+                device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """:func:`activation_maps` of several layers (``{layer: units}``) from one forward pass: the network runs once
+    whatever the number of layers (strips of three layers cost one pass, not three)."""
+    names = list(units)
+    store: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    model.eval()
+    with _hooks(model, names, store, lambda out: out):
+        model(image_tensor_batch.to(torch.device(device)))
+    found = {}
+    for name in names:
+        out = store[name][0]
+        if out.ndim != 4:
+            raise ValueError(f"layer {name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")
+        found[name] = out[:, torch.as_tensor(list(units[name]), dtype=torch.long)]
+    return found

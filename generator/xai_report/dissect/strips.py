@@ -31,7 +31,7 @@ from PIL import Image
 from ..data import load_rgb, prepare
 from ..models import LoadedModel
 from ..progress import Progress
-from .activations import activation_maps
+from .activations import layers_maps
 
 THUMB = 128
 """Thumbnail side in pixels: a neuron card shows each at 110 px or more (a reviewer must see what is outlined)
@@ -127,8 +127,7 @@ def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], ro
         prepared = [prepare(load_rgb(paths[i]), model.preprocess) for i in batch]
         thumbs.update({i: thumbnail(p.rgb) for i, p in zip(batch, prepared)})
         x = torch.cat([p.tensor for p in prepared]).to(device)
-        for layer in spatial:
-            _collect_maps(model, layer, x, batch, wanted, maps, device)
+        _collect_maps(model, spatial, x, batch, wanted, maps, device)
         progress.step()
         progress.done(f"probe images {batch[0] + 1}-{batch[-1] + 1}")
     progress.close()
@@ -140,13 +139,16 @@ def draw_strips(model: LoadedModel, paths: Sequence[Path], spatial: set[str], ro
     return jpegs, round((time.perf_counter() - start) / len(rows), 5)
 
 
-def _collect_maps(model: LoadedModel, layer: str, x: torch.Tensor, batch: Sequence[int], wanted: dict, maps: dict,
-                  device: torch.device) -> None:
-    units = sorted({u for i in batch for u in wanted.get((layer, i), [])})
+def _collect_maps(model: LoadedModel, spatial: set[str], x: torch.Tensor, batch: Sequence[int], wanted: dict,
+                  maps: dict, device: torch.device) -> None:
+    """The maps of every wanted unit of the ``spatial`` layers on this batch, from one forward pass."""
+    units = {layer: sorted({u for i in batch for u in wanted.get((layer, i), [])}) for layer in sorted(spatial)}
+    units = {layer: found for layer, found in units.items() if found}
     if not units:
         return
-    column = {u: j for j, u in enumerate(units)}
-    out = activation_maps(model.module, layer, x, units, device=device)
-    for row, i in enumerate(batch):
-        for u in wanted.get((layer, i), []):
-            maps[(layer, u, i)] = out[row, column[u]].clone()  # a copy: keep the small map, not the batch
+    out = layers_maps(model.module, units, x, device=device)
+    for layer, found in units.items():
+        column = {u: j for j, u in enumerate(found)}
+        for row, i in enumerate(batch):
+            for u in wanted.get((layer, i), []):
+                maps[(layer, u, i)] = out[layer][row, column[u]].clone()  # a copy: keep the small map, not the batch
