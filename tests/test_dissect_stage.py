@@ -21,6 +21,7 @@ from torch import nn
 
 from xai_report import pipeline
 from xai_report.config import load_study
+from xai_report.dissect import strips as strips_module
 from xai_report.dissect.stage import DissectionStage
 from xai_report.models import LoadedClip, LoadedModel, Preprocess
 from xai_report.paths import DATA_DIR, REPO_ROOT
@@ -209,7 +210,7 @@ def test_one_strip_per_neuron(built):
     assert len(strips) == sum(m["summary"]["neurons"] for m in section["models"])
     assert "dissection/strips/imnet/layer3_0.jpg" in strips
     with Image.open(root / "out" / "dissection" / "strips" / "imnet" / "layer3_0.jpg") as im:
-        assert im.size == (3 * 72 + 2 * 2, 72)
+        assert im.size == (3 * strips_module.THUMB + 2 * strips_module.GAP, strips_module.THUMB)
     assert (root / "site_src" / "assets" / "dissection" / "strips" / "places" / "fc_4.jpg").is_file()
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from xai_report.attribution.contributions import SHOWN_UNITS
 from xai_report.cli import main
 from xai_report.store import ArtifactStore
 
@@ -109,8 +110,9 @@ def clean(tmp_path_factory) -> dict[str, bytes]:
     assert proc.returncode == 0, stderr
     assert f"computed {ARTIFACTS} artifacts, reused 0" in stdout
     outputs = raw_outputs(root / "study")
-    # results.json; per image a map per method, LIME's segments, an overlay per method and the photo
-    assert len(outputs) == 1 + len(IMAGES) * (2 * len(METHODS) + 2)
+    # results.json; per image a map per method, LIME's segments, an overlay per method, the photo and the activation
+    # map of each unit listed behind the prediction
+    assert len(outputs) == 1 + len(IMAGES) * (2 * len(METHODS) + 2 + SHOWN_UNITS)
     results = json.loads(outputs["results.json"])
     assert [r["file"] for r in results["attribution"]["images"]] == list(IMAGES)
     return outputs

@@ -118,3 +118,22 @@ def test_mkdocs_build_strict(built):
     assert "<img src=x" not in body and "onerror=alert(1)&gt;" in body
     gallery = (root / "site" / "attribution" / "gallery" / "index.html").read_text()
     assert len(re.findall(r"<img [^>]*_scorecam\.jpg", gallery)) == 2  # one map per image (each in a lightbox link)
+
+
+def test_randomised_model_check_on_results_and_pages(built):
+    """The study asks for the sanity check: each method explained again on a re-initialised copy of the model, the
+    two maps compared per image, the copy's map shown on the image page, the summary on the home page."""
+    root, _, _ = built
+    results = json.loads((root / "out" / "results.json").read_text())
+    section = results["attribution"]
+    methods = [m["name"] for m in section["methods"]]
+    for record in section["images"]:
+        assert sorted(record["randomised"]) == sorted(methods)
+        for entry in record["randomised"].values():
+            assert entry["spearman"] is None or -1.0 <= entry["spearman"] <= 1.0
+            assert (root / "out" / entry["overlay"]).is_file()
+    assert sorted(section["randomised"]) == sorted(methods)
+    page = (root / "site_src" / "attribution" / "images" / "n01443537_goldfish.md").read_text()
+    assert "## Sanity check: the same methods on a randomised model" in page
+    assert "n01443537_goldfish_gradcam_randomised.jpg" in page
+    assert "mean rank correlation between each method" in (root / "site_src" / "index.md").read_text()

@@ -78,3 +78,18 @@ def check(stage: "AttributionStage", item: "ImageInput", class_index: int, train
     twin = stage.twin
     twin_maps = {m: stage.explain(item, m, class_index, using=twin.explainers[m], subject=twin) for m in twin.explainers}
     return compare({m: trained[m] for m in twin.explainers}, twin_maps, stage.export, item.image_id)
+
+
+def summary(images: list[dict]) -> dict:
+    """Per method over the images: how many have a rank correlation (a constant map has none), its mean, min, max."""
+    found: dict[str, list[float | None]] = {}
+    for record in images:
+        for method, entry in (record.get("randomised") or {}).items():
+            found.setdefault(method, []).append(entry["spearman"])
+    out = {}
+    for method, values in found.items():
+        known = [v for v in values if v is not None]
+        out[method] = {"images": len(values), "ranked": len(known),
+                       "mean": round(sum(known) / len(known), ROUND) if known else None,
+                       "min": min(known, default=None), "max": max(known, default=None)}
+    return out

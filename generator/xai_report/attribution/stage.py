@@ -14,13 +14,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import data
-from ..config import Study
+from ..config import AttributionConfig, Study
 from ..data import wnid_of
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
@@ -169,7 +170,7 @@ class AttributionStage(Stage):
             },
             "methods": [{"name": m, "title": METHODS[m].title, "citation": METHODS[m].citation} for m in self.cfg.methods],
             "target_rule": self.cfg.target,
-            "parameters": self._parameters(),
+            "parameters": settings_shown(self.cfg, self.explainers.values(), self.study.seed),
             "images": images,
             "skipped": skipped,
             "accuracy": across_images.accuracy(images),
@@ -179,19 +180,9 @@ class AttributionStage(Stage):
             regional = [m for m in self.cfg.methods if any("segments" in r["methods"][m] for r in images)]
             section["comparison"] = across_images.comparison(images, self.cfg.methods, regional)
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
+        if self.twin is not None:
+            section["randomised"] = randomised.summary(images)
         return section
-
-    def _parameters(self) -> dict:
-        """Settings shown on the methodology page (strings, so the page can print them as they are)."""
-        params = {"CAM batch size (Ablation-CAM, Score-CAM)": str(self.cfg.batch_size)}
-        for method in self.explainers.values():
-            params.update(method.settings())
-        params["Seed"] = str(self.study.seed)
-        if self.cfg.metrics:
-            params["Deletion / insertion"] = (f"{self.cfg.deletion_steps} steps, removed pixels take a Gaussian-blurred copy's "
-                                              "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "
-                                              "CAM layer's resolution")
-        return params
 
     def _run_image(self, item: ImageInput, skipped: list[dict], progress: Progress) -> dict | None:
         prediction = self.predict(item)
@@ -240,3 +231,16 @@ class AttributionStage(Stage):
             self.stats.timings[item.image_id]["metrics"] = found.meta["seconds"]
             progress.step(1, f"{item.image_id[:24]} metrics")
         return record
+
+
+def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explainer], seed: int) -> dict:
+    """Settings shown on the methodology page (strings, so the page can print them as they are)."""
+    params = {"CAM batch size (Ablation-CAM, Score-CAM)": str(cfg.batch_size)}
+    for method in explainers:
+        params.update(method.settings())
+    params["Seed"] = str(seed)
+    if cfg.metrics:
+        params["Deletion / insertion"] = (f"{cfg.deletion_steps} steps, removed pixels take a Gaussian-blurred copy's "
+                                          "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "
+                                          "CAM layer's resolution")
+    return params

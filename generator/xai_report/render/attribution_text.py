@@ -57,4 +57,25 @@ def headlines(section: dict | None) -> list[str]:
     cva = comp["confidence_vs_agreement"]
     if cva["spearman"] is not None:
         lines.append("Simple vs ambiguous images: " + verdict(cva, region_title(section)) + ".")
+    sanity = randomised_line(section.get("randomised"), titles)
+    if sanity:
+        lines.append(sanity)
     return lines
+
+
+def randomised_line(found: dict | None, titles: dict[str, str]) -> str:
+    """The model-randomisation check in one sentence: each method's mean rank correlation between its maps for the
+    trained model and for a re-initialised copy (near 0: the map depends on what the model learned)."""
+    if not found:
+        return ""
+    parts = []
+    for method, s in found.items():
+        if s["mean"] is None:
+            parts.append(f"{titles.get(method, method)} constant maps on every image")
+        else:
+            parts.append(f"{titles.get(method, method)} {s['mean']:.2f}"
+                         + (f" ({s['ranked']} of {s['images']} images; the others gave a constant map)"
+                            if s["ranked"] < s["images"] else ""))
+    return ("Sanity check (Adebayo et al., NeurIPS 2018), mean rank correlation between each method's maps for the "
+            "trained model and for a copy with re-initialised weights (near 0: the map depends on what the model "
+            "learned): " + "; ".join(parts) + ".")
