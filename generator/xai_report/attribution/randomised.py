@@ -52,8 +52,7 @@ def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_
     twin.module.to(settings.device).eval()
     own = Settings(settings.config, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
                    settings.seed)
-    return Twin(twin.module, {"weights": twin.weights_id, "preprocess": twin.preprocess.to_dict()},
-                {m: METHODS[m].make(own) for m in methods})
+    return Twin(twin.module, twin.cache_id(), {m: METHODS[m].make(own) for m in methods})
 
 
 def compare(trained: dict[str, "Artifact"], twin_maps: dict[str, "Artifact"],

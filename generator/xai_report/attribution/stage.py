@@ -70,7 +70,7 @@ class AttributionStage(Stage):
                 f"attribution.target: class {self.cfg.target} is out of range; "
                 f"{self.cfg.model} has classes 0-{len(self.model.class_names) - 1}"
             )
-        self.model_key = {"weights": self.model.weights_id, "preprocess": self.model.preprocess.to_dict()}
+        self.model_key = self.model.cache_id()
         settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed)
         self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
         twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)

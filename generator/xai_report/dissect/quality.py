@@ -35,11 +35,15 @@ def _r(x: float, digits: int = 6) -> float:
     return round(float(x), digits)
 
 
+def half_sizes(n_images: int) -> tuple[int, int]:
+    """The sizes of :func:`split_halves`' two halves (the second takes the odd image when ``n_images`` is odd)."""
+    return n_images // 2, n_images - n_images // 2
+
+
 def split_halves(n_images: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two disjoint halves of ``range(n_images)`` drawn with ``seed`` (sorted indices; the second half takes the
-    odd image when ``n_images`` is odd)."""
+    """Two disjoint halves of ``range(n_images)`` drawn with ``seed``, of :func:`half_sizes` (sorted indices)."""
     perm = torch.randperm(n_images, generator=torch.Generator().manual_seed(seed))
-    half = n_images // 2
+    half = half_sizes(n_images)[0]
     return perm[:half].sort().values, perm[half:].sort().values
 
 

@@ -18,7 +18,7 @@ import torch
 
 from .concepts import ConceptSet
 from .labelling import Labeller
-from .quality import held_out_false_positives, random_threshold, summarise
+from .quality import half_sizes, held_out_false_positives, random_threshold, summarise
 from .wpmi import constant_neurons
 
 
@@ -41,58 +41,47 @@ class Twin:
 
 @dataclass
 class LayerTests:
-    """One layer's thresholds (by test, and the one applied) and its twin's labelling artifact."""
+    """One layer's thresholds (by test, and the one applied) and its twin's top-1 scores and own shuffle null."""
 
     thresholds: dict[str, float | None]
     threshold: float
-    twin_labels: list
+    twin_scores: torch.Tensor
     twin_shuffle_threshold: float
 
 
-def thresholds(labeller: Labeller, layer: str, trained_meta: dict, twin: Twin | None, cs: ConceptSet) -> LayerTests:
+def thresholds(labeller: Labeller, layer: str, trained_meta: dict, twin: Twin, cs: ConceptSet) -> LayerTests:
     """Label the twin's layer (with its own shuffled-activation null) and set the trained layer's thresholds."""
-    shuffle = trained_meta["threshold"]
-    if twin is None:
-        return LayerTests({"shuffle": shuffle}, shuffle, [], shuffle)
     art = labeller.label_layer(twin.key, twin.model_id, layer, twin.acts[layer], cs, with_null=True)
-    alive = ~constant_neurons(twin.acts[layer])
-    random = random_threshold(_top1_scores(art.meta["labels"]), alive)
-    found = {"shuffle": shuffle, "random": _r(random)}
-    return LayerTests(found, max(t for t in found.values() if t is not None), art.meta["labels"],
-                      art.meta["threshold"])
+    scores = _top1_scores(art.meta["labels"])
+    random = random_threshold(scores, ~constant_neurons(twin.acts[layer]))
+    found = {"shuffle": trained_meta["threshold"], "random": _r(random)}
+    return LayerTests(found, max(t for t in found.values() if t is not None), scores, art.meta["threshold"])
 
 
 def layer_quality(labeller: Labeller, key: str, model_id: dict, layer: str, acts: torch.Tensor, rows: list[dict],
-                  tests: LayerTests, twin: Twin | None, cs: ConceptSet) -> dict:
+                  tests: LayerTests, twin: Twin, cs: ConceptSet) -> dict:
     """The layer's ``quality`` entry: thresholds, the trained layer's stability and precision, and the twin's."""
     alive = ~constant_neurons(acts)
     labelled = torch.tensor([r["semantic"] for r in sorted(rows, key=lambda r: r["unit"])], dtype=torch.bool)
     found = labeller.split_half(key, model_id, layer, acts, cs)
     shuffle = sum(1 for r in rows if r["passes"]["shuffle"] and not r["dead"])
-    out = {"thresholds": tests.thresholds, "threshold": _r(tests.threshold),
-           "trained": {**summarise(found, alive, labelled, cs.ancestors, _halves(acts)),
-                       "above_own_shuffle_null": shuffle,
-                       "above_own_shuffle_null_share": _r(shuffle / max(int(alive.sum()), 1))},
-           "randomised": None}
-    if twin is not None:
-        t_acts = twin.acts[layer]
-        t_alive = ~constant_neurons(t_acts)
-        scores = _top1_scores(tests.twin_labels)
-        t_labelled = (scores >= tests.threshold) & t_alive
-        t_found = labeller.split_half(twin.key, twin.model_id, layer, t_acts, cs)
-        hits, held = held_out_false_positives(scores, t_alive, tests.threshold)
-        above_shuffle = int(((scores >= tests.twin_shuffle_threshold) & t_alive).sum())
-        out["randomised"] = {
-            **summarise(t_found, t_alive, t_labelled, cs.ancestors, _halves(t_acts)),
+    t_acts = twin.acts[layer]
+    t_alive = ~constant_neurons(t_acts)
+    scores = tests.twin_scores
+    t_found = labeller.split_half(twin.key, twin.model_id, layer, t_acts, cs)
+    hits, held = held_out_false_positives(scores, t_alive, tests.threshold)
+    above_shuffle = int(((scores >= tests.twin_shuffle_threshold) & t_alive).sum())
+    return {
+        "thresholds": tests.thresholds, "threshold": _r(tests.threshold),
+        "trained": {**summarise(found, alive, labelled, cs.ancestors, half_sizes(acts.shape[0])),
+                    "above_own_shuffle_null": shuffle,
+                    "above_own_shuffle_null_share": _r(shuffle / max(int(alive.sum()), 1))},
+        "randomised": {
+            **summarise(t_found, t_alive, (scores >= tests.threshold) & t_alive, cs.ancestors,
+                        half_sizes(t_acts.shape[0])),
             "above_own_shuffle_null": above_shuffle,
             "above_own_shuffle_null_share": _r(above_shuffle / max(int(t_alive.sum()), 1)),
             "held_out_units": held, "held_out_above_threshold": hits,
             "held_out_above_threshold_share": _r(hits / held) if held else None,
-        }
-    return out
-
-
-def _halves(acts: torch.Tensor) -> tuple[int, int]:
-    """The sizes of :func:`.quality.split_halves`' two halves."""
-    n = acts.shape[0]
-    return n // 2, n - n // 2
+        },
+    }

@@ -89,19 +89,19 @@ class DissectionStage(Stage):
         self.models = {key: given.get(key) or self.load_model(key) for key in self.cfg.models}
         for model in self.models.values():
             model.module.to(self.device).eval()
-        self.model_ids = {key: {"weights": m.weights_id, "preprocess": m.preprocess.to_dict()}
-                          for key, m in self.models.items()}
+        self.model_ids = {key: m.cache_id() for key, m in self.models.items()}
         taken = set(RESERVED_SLUGS)
         self.slugs = {key: unique_slug(key, taken) for key in self.models}
         collect = {key: collected_layers(key, m, list(self.cfg.layers)) for key, m in self.models.items()}
         # Each model's randomised twin (Adebayo et al., NeurIPS 2018): labelled over the same probe, never drawn.
-        self.twin_of = {key: f"{key} (randomised)" for key in self.models}
-        twins = {self.twin_of[key]: randomised(m, study.seed) for key, m in self.models.items()}
-        for key, twin in twins.items():
-            self.model_ids[key] = {"weights": twin.weights_id, "preprocess": twin.preprocess.to_dict()}
-            collect[key] = collect[key.removesuffix(" (randomised)")]
+        self.twin_of: dict[str, str] = {}
+        twins: dict[str, LoadedModel] = {}
+        for key, model in self.models.items():
+            twin_key = self.twin_of[key] = f"{key} (randomised)"
+            twins[twin_key] = randomised(model, study.seed)
+            self.model_ids[twin_key] = twins[twin_key].cache_id()
+            collect[twin_key] = collect[key]
         self.features = ProbeFeatures(self, self.clip, {**self.models, **twins}, collect, self.model_ids)
-        self.twins = twins
 
     def run(self) -> dict:
         start = time.perf_counter()

@@ -34,6 +34,10 @@ class LoadedModel:
     wnids: list[str] = field(default_factory=list)
     """WordNet ids of the classes, in output order (ImageNet models only)."""
 
+    def cache_id(self) -> dict:
+        """What identifies the model in cache keys: its weights and its preprocessing."""
+        return {"weights": self.weights_id, "preprocess": self.preprocess.to_dict()}
+
 
 def load_torchvision(spec: dict, offline: bool) -> LoadedModel:
     """A torchvision classifier by name and weights enum member, e.g. ``resnet50`` / ``IMAGENET1K_V2``.

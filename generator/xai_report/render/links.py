@@ -18,10 +18,16 @@ def _slug(value: str) -> str:
     return slugify(str(value)).lower()
 
 
+def dissected_layers(results: dict | None) -> dict[tuple[str, str], tuple[dict, dict]]:
+    """``{(model key, layer name): (model entry, layer entry)}`` of the dissection section, for every dissected layer."""
+    return {(model.get("key", ""), info.get("name", "")): (model, info)
+            for model in ((results or {}).get("dissection") or {}).get("models", []) for info in model.get("layers", [])}
+
+
 def layer_pages(results: dict | None) -> dict[tuple[str, str], str]:
     """``{(model key, layer name): docs-relative path of its neuron gallery}`` for every dissected layer."""
-    return {(model.get("key", ""), info.get("name", "")): f"dissection/{_slug(model['slug'])}/{_slug(info['slug'])}.md"
-            for model in ((results or {}).get("dissection") or {}).get("models", []) for info in model.get("layers", [])}
+    return {found: f"dissection/{_slug(model['slug'])}/{_slug(info['slug'])}.md"
+            for found, (model, info) in dissected_layers(results).items()}
 
 
 def layer_page(results: dict, model_key: str, layer: str) -> str | None:

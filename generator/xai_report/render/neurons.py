@@ -6,22 +6,21 @@ dissected, so the two halves of the study meet on the page without either stage 
 
 from __future__ import annotations
 
+from .links import dissected_layers
+
 CONCEPTS_SHOWN = 8
 """Concepts listed per image page, by their units' share of the positive evidence."""
 
 
 def unit_labels(results: dict, model_key: str, layer: str) -> dict[int, dict]:
-    """``{unit: {"label", "semantic"}}`` of ``layer`` of ``model_key`` from the dissection section ({} when that
-    layer was not dissected)."""
-    for model in (results.get("dissection") or {}).get("models", []):
-        if model.get("key") != model_key:
-            continue
-        for info in model.get("layers", []):
-            if info.get("name") == layer:
-                return {u["unit"]: {"label": u["label"], "semantic": u.get("semantic", False),
-                                    "score": u.get("similarity"), "threshold": info.get("threshold")}
-                        for u in info.get("units", [])}
-    return {}
+    """``{unit: {"label", "semantic", "score", "threshold"}}`` of ``layer`` of ``model_key`` from the dissection
+    section ({} when that layer was not dissected)."""
+    found = dissected_layers(results).get((model_key, layer))
+    if found is None:
+        return {}
+    info = found[1]
+    return {u["unit"]: {"label": u["label"], "semantic": u.get("semantic", False), "score": u.get("similarity"),
+                        "threshold": info.get("threshold")} for u in info.get("units", [])}
 
 
 def concept_ancestors(results: dict) -> dict[str, list[str]]:
