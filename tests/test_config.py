@@ -6,6 +6,9 @@ import pytest
 import torch
 import torchvision
 
+from xai_report import pipeline
+from xai_report.attribution.methods import METHODS
+
 from xai_report.config import load_study
 from xai_report.errors import ConfigError
 from xai_report.models import load_model
@@ -19,7 +22,7 @@ def test_shipped_studies_load():
     assert default.models["resnet50"].weights == "IMAGENET1K_V2"
     assert default.attribution.layer == "layer4[-1]"
     assert default.attribution.methods == ["gradcam", "ablationcam", "scorecam", "lime"]
-    assert default.attribution.lime.num_samples == 1000
+    assert METHODS["lime"].parameters(default.attribution.method_table("lime")).num_samples == 1000
     assert default.dissection.layers == ["layer3", "layer4", "fc"]
     offline = load_study(STUDIES_DIR / "offline.toml")
     assert offline.offline and offline.models["efficientnet_lite0"].source == "packaged"
@@ -50,8 +53,34 @@ def test_attribution_mistakes(tmp_path, image_folder, extra, message):
 
 def test_unknown_method_lists_allowed(tmp_path, image_folder):
     study = write_study(tmp_path, image_folder, methods=("gradcam", "magiccam"))
-    with pytest.raises(ConfigError, match="unknown method 'magiccam'; allowed: gradcam, ablationcam"):
-        load_study(study)
+    load_study(study)  # the config alone does not know the methods: the attribution registry checks them
+    with pytest.raises(ConfigError, match="study.toml: attribution.methods: unknown method 'magiccam'; allowed: gradcam, ablationcam"):
+        pipeline.load_study(study)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ("[attribution.rise]\nmasks = 0\n", "attribution.rise: masks >= 1, cells >= 1 and 0 < keep <= 1 are required"),
+    ("[attribution.rise]\nmask = 3\n", "unknown key attribution.rise.mask; allowed: masks, cells, keep"),
+    ("[attribution.gradcam]\nbatch = 3\n", "unknown key attribution.gradcam.batch; allowed: "),
+    ("[attribution.nonsense]\nx = 1\n", "unknown key attribution.nonsense; allowed: enabled, model"),
+    ("num_samples = 5", "attribution.lime: num_samples >= 10"),
+])
+def test_each_method_checks_its_own_table(tmp_path, image_folder, edit, message):
+    study = write_study(tmp_path, image_folder, methods=("gradcam",))
+    text = study.read_text()
+    study.write_text(text.replace("num_samples = 60", edit) if edit.startswith("num_") else text + "\n" + edit)
+    with pytest.raises(ConfigError) as err:
+        pipeline.load_study(study)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_method_parameters_are_typed_and_reach_the_explainer(tmp_path, image_folder):
+    study = write_study(tmp_path, image_folder, methods=("gradcam", "rise"))
+    study.write_text(study.read_text() + "\n[attribution.rise]\nmasks = 40\ncells = 5\n")
+    cfg = pipeline.load_study(study).attribution
+    rise = METHODS["rise"].parameters(cfg.method_table("rise"))
+    assert (rise.masks, rise.cells, rise.keep) == (40, 5, 0.5)
+    assert METHODS["gradcam"].parameters(cfg.method_table("gradcam")).model_dump() == {}
 
 
 def test_missing_image_folder(tmp_path):

@@ -60,7 +60,7 @@ def main() -> None:
 
 
 def _run(study_file, offline, device, only, render_pages=True) -> None:
-    from .pipeline import run_stages
+    from .pipeline import load_study, run_stages
     from .render.site import render_site
 
     study = _overrides(load_study(study_file), offline, device)
@@ -105,7 +105,7 @@ def render(study_file) -> None:
     from .render.site import render_site
 
     start = time.perf_counter()
-    study = load_study(study_file)
+    study = load_study(study_file)  # the config's checks: render computes nothing, so no stage is imported
     pages = render_site(study)
     click.echo(f"wrote {pages} pages to {study.site_path} in {time.perf_counter() - start:.1f} s")
 
@@ -115,7 +115,9 @@ def render(study_file) -> None:
 @_one_line_errors
 def check(study_file) -> None:
     """Validate a study file without computing anything."""
-    study = load_study(study_file)
+    from .pipeline import load_study as load_checked
+
+    study = load_checked(study_file)
     click.echo(f"{study.source_file}: ok ({study.title})")
 
 

@@ -16,7 +16,7 @@ from torchvision.transforms import functional as TF
 from torchvision.transforms import InterpolationMode
 
 from .errors import BadInput
-from .models import Preprocess
+from .models.preprocess import Preprocess
 from .text import display_name
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

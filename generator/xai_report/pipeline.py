@@ -7,7 +7,11 @@ import time
 from dataclasses import dataclass, field
 
 from .attribution.stage import AttributionStage
+from pathlib import Path
+
+from . import config
 from .config import Study
+from .errors import ConfigError
 from .dissect.stage import DissectionStage
 from .results import read_results, read_timings, study_header, write_results
 from .stage import Stage
@@ -15,6 +19,24 @@ from .store import ArtifactStore
 from .text import printable
 
 STAGES: list[type[Stage]] = [AttributionStage, DissectionStage]
+
+
+def check_study(study: Study) -> None:
+    """Every stage's own checks of the study (its registries: methods and their parameters), before compute."""
+    for stage_class in STAGES:
+        try:
+            stage_class.check(study)
+        except ConfigError as exc:
+            name = Path(study.source_file).name if study.source_file else ""
+            raise ConfigError(f"{name}: {exc}" if name else str(exc)) from None
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read a study file and check it completely: the config's own checks (types, files, references), then each
+    stage's (:func:`check_study`). What the CLI runs before any compute."""
+    study = config.load_study(path)
+    check_study(study)
+    return study
 
 
 @dataclass

@@ -3,8 +3,8 @@
 A stage reads the study config and the artifact store and returns its section of ``results.json`` (numbers
 only; sentences are made in ``render``). The base owns:
 
-* cached compute: :meth:`Stage.key` names an artifact by its inputs, the fingerprint of the code that makes it
-  and the versions of the libraries that code calls (:mod:`xai_report.fingerprint`); :meth:`Stage.cached`
+* cached compute: :meth:`Stage.key` names an artifact by its inputs and the fingerprint of the code that
+  computes it: that code's import closure and the library versions it imports (:mod:`xai_report.fingerprint`); :meth:`Stage.cached`
   returns the stored artifact or computes, stores and returns it; :meth:`Stage.lookup` / :meth:`Stage.save`
   serve stages that compute many artifacts in one batch. Reuse is counted once per key and build;
 * export of raw results into the study's output folder (:meth:`Stage.export`, written only when changed);
@@ -28,7 +28,7 @@ from torch import nn
 
 from .config import Study
 from .errors import ConfigError
-from .fingerprint import Code, code_fingerprint, library_versions
+from .fingerprint import Code, code_fingerprint
 from .models import LoadedModel, load_model, pick_device, resolve_layer
 from .store import Artifact, ArtifactStore, content_key, write_if_changed
 
@@ -66,16 +66,22 @@ class Stage(ABC):
     def enabled(cls, study: Study) -> bool:
         """Whether the study runs this stage."""
 
+    @classmethod
+    def check(cls, study: Study) -> None:
+        """Checks of the study that only this stage's registries can make (methods and their parameters, ...),
+        before any compute; one-line :class:`~xai_report.errors.ConfigError`. None by default."""
+
     @abstractmethod
     def run(self) -> dict:
         """Compute (or reuse) everything and return this stage's section of ``results.json``."""
 
     # -- cached compute ------------------------------------------------------------------------
 
-    def key(self, kind: str, *, code: Iterable[Code] = (), libraries: Iterable[str] = (), **parts: Any) -> str:
-        """The store key of an artifact: its kind and inputs, our ``code`` that makes it, the ``libraries``
-        that code calls (plus torch, torchvision, numpy)."""
-        return content_key(kind=kind, code=code_fingerprint(code), libraries=library_versions(libraries), **parts)
+    def key(self, kind: str, *, code: Code | Iterable[Code], **parts: Any) -> str:
+        """The store key of an artifact: its kind and inputs (``parts``) and the fingerprint of ``code``, the
+        functions, classes or modules that compute it (their import closure within our package and the versions
+        of the distributions it imports: :func:`~xai_report.fingerprint.code_fingerprint`)."""
+        return content_key(kind=kind, code=code_fingerprint(code), **parts)
 
     def lookup(self, key: str) -> Artifact | None:
         """The stored artifact of ``key``, or None; counted as reused the first time this build reads it."""

@@ -27,7 +27,7 @@ class CamExplainer(Explainer):
         self.cam_class = cam_class
         self.layer = settings.layer
         self.device = settings.device
-        self.batch_size = settings.config.batch_size
+        self.batch_size = settings.batch_size
         self.batched = batched
 
     def explain(self, model: nn.Module, image: PreparedImage, target: int) -> Explanation:
@@ -37,6 +37,10 @@ class CamExplainer(Explainer):
                 cam.batch_size = self.batch_size
             maps = cam(input_tensor=image.tensor.to(self.device), targets=[ClassifierOutputTarget(int(target))])
         return Explanation(map=np.asarray(maps[0], dtype=np.float32))
+
+    @property
+    def runs(self) -> tuple[Any, ...]:
+        return (type(self), self.cam_class)
 
     def params(self) -> dict[str, Any]:
         # The batch size decides Ablation-CAM's ablation value (see ablation_cam.ablation_values).

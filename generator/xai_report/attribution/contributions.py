@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import resolve_layer
+from ..models.layers import resolve_layer
 
 POOL_TOLERANCE = 1e-4
 """Largest relative difference between the classifier's input and the layer's spatial mean (float rounding)."""
@@ -108,6 +108,15 @@ def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int 
         "units": units,
         "contributions": [round(float(c), 6) for c in contrib],
     }
+
+
+def predicted(model: nn.Module, head: Union[nn.Linear, str], x: torch.Tensor) -> tuple[dict, dict]:
+    """The predictions artifact of one prepared image: softmax probabilities of every class (``probs.npy``) and,
+    when ``head`` is the pooled linear classifier, its input (``features.npy``)."""
+    logits, features = forward_with_features(model, head, x)
+    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy().astype(np.float32)
+    files = {"probs.npy": probs} | ({} if features is None else {"features.npy": features})
+    return {"kind": "predictions", "head": head if isinstance(head, str) else None}, files
 
 
 def for_image(head: Union[nn.Linear, str], prediction, class_index: int, layer: str) -> dict:

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..config import AttributionConfig
 from ..data import PreparedImage
-from ..models import Preprocess
+from ..models.preprocess import Preprocess
 from ..store import Artifact
 from . import overlays
 
@@ -109,8 +108,8 @@ class Explanation:
 class Settings:
     """What an explainer may take from the study, resolved once by the stage."""
 
-    config: AttributionConfig
-    """The study's ``[attribution]`` table (batch size, LIME parameters, ...)."""
+    batch_size: int
+    """``attribution.batch_size``: images per forward pass for methods that run many (Ablation-CAM, Score-CAM)."""
     layer: nn.Module
     """The target layer (``attribution.layer``) inside the model, for CAMs."""
     preprocess: Preprocess
@@ -119,6 +118,9 @@ class Settings:
     """Where the model is; explainers put their inputs there."""
     seed: int
     """The study's seed: methods that sample draw from it, so one config gives one map."""
+    method_tables: Mapping[str, dict] = field(default_factory=dict)
+    """Each method's table of the study file (``[attribution.lime]`` -> ``{"lime": {...}}``), as written: the
+    method's registry entry validates it into its own parameter model (:mod:`.methods`)."""
 
 
 class Explainer(ABC):
@@ -132,6 +134,12 @@ class Explainer(ABC):
         """The settings that change this method's output (JSON): part of its artifacts' cache key."""
         return {}
 
+    @property
+    def runs(self) -> tuple[Any, ...]:
+        """The code that computes this explainer's maps (classes or functions): their modules' import closure and
+        their qualified names are part of the maps' cache key (:mod:`xai_report.fingerprint`)."""
+        return (type(self),)
+
     def settings(self) -> dict[str, str]:
         """Lines for the methodology page's settings table (name -> value as text)."""
         return {}
@@ -140,6 +148,14 @@ class Explainer(ABC):
         """The explanation drawn on the photo (HxWx3 in [0, 1]) as JPEG: by default the map, min-max scaled,
         as a jet heatmap (red = most evidence)."""
         return overlays.heatmap_overlay(rgb, explanation.map)
+
+
+def explained(explainer: Explainer, model: nn.Module, image: PreparedImage, target: int, seed: int) -> tuple[dict, dict]:
+    """Compute one explanation as an artifact: torch's global seed set to the study's, ``explainer.explain``, the
+    overlay drawn, then (meta, files) as :meth:`Explanation.stored` lays them out."""
+    torch.manual_seed(seed)
+    found = explainer.explain(model, image, target)
+    return found.stored(explainer.overlay(image.rgb, found))
 
 
 def exported_entry(artifact: Artifact, base: str, class_index: int, export: Callable[[str, bytes], str]) -> dict:

@@ -17,8 +17,11 @@ from lime import lime_image
 from lime.wrappers.scikit_image import SegmentationAlgorithm
 from torch import nn
 
+from pydantic import BaseModel, ConfigDict
+
 from ..data import PreparedImage, normalise
-from ..models import Preprocess
+from ..errors import ConfigError
+from ..models.preprocess import Preprocess
 from . import overlays
 from .explainer import Explainer, Explanation, Regions, Settings
 from .inference import BatchScorer
@@ -148,6 +151,28 @@ def explain_lime(
     )
 
 
+class LimeParams(BaseModel):
+    """LIME's parameters, the study's ``[attribution.lime]`` table (the ``lime`` package's image explainer with
+    quickshift superpixels)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    num_samples: int = 1000
+    """On/off patterns the surrogate is fitted on."""
+    num_features: int = 5
+    """Superpixels outlined on the overlay (the largest positive weights)."""
+    batch_size: int = 100
+    """Patterns scored per forward pass."""
+    kernel_size: float = 4.0
+    max_dist: float = 200.0
+    ratio: float = 0.2
+    """Quickshift's parameters (the ``lime`` package's defaults)."""
+
+    def check(self) -> None:
+        if self.num_samples < 10 or self.num_features < 1 or self.batch_size < 1:
+            raise ConfigError("attribution.lime: num_samples >= 10, num_features >= 1 and batch_size >= 1 are required")
+
+
 class LimeExplainer(Explainer):
     """LIME through the :class:`~.explainer.Explainer` interface, with the study's ``[attribution.lime]``.
 
@@ -156,8 +181,8 @@ class LimeExplainer(Explainer):
     on the overlay) and the local linear model's R^2 (rounded to 6 decimals).
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.lime = settings.config.lime
+    def __init__(self, settings: Settings, params: LimeParams) -> None:
+        self.lime = params
         self.preprocess = settings.preprocess
         self.device = settings.device
         self.seed = settings.seed

@@ -23,7 +23,7 @@ import numpy as np
 from ..data import load_rgb
 from ..models import resolve_layer
 from ..store import Artifact
-from . import agreement, boxes, concentration, energy, maps, stability
+from . import boxes, concentration, energy, stability
 from .explainer import Explanation, Settings
 from .inputs import ImageInput
 from .methods import METHODS
@@ -32,8 +32,9 @@ if TYPE_CHECKING:  # the stage imports this module
     from .stage import AttributionStage
 
 ROUND = 6
-MEASURES_CODE = (boxes, energy, concentration, maps)
-STABILITY_CODE = (stability, agreement, maps)
+MEASURES_CODE = (__name__,)
+"""What computes the map measures: this module (its ``compute`` below), with its import closure."""
+STABILITY_CODE = (stability.seed_agreement, Explanation)
 
 
 def _r(value: float | None) -> float | None:
@@ -118,8 +119,8 @@ class MapMeasures:
         """The method's explainer with another seed (made once per build)."""
         if (method, seed) not in self._seed_explainers:
             stage = self.stage
-            settings = Settings(stage.cfg, resolve_layer(stage.model.module, stage.cfg.layer), stage.model.preprocess,
-                                stage.device, seed)
+            settings = Settings(stage.cfg.batch_size, resolve_layer(stage.model.module, stage.cfg.layer), stage.model.preprocess,
+                                stage.device, seed, stage.method_tables)
             self._seed_explainers[(method, seed)] = METHODS[method].make(settings)
         return self._seed_explainers[(method, seed)]
 

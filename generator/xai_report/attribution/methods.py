@@ -1,40 +1,46 @@
 """The registry of attribution methods: a new method is one entry here.
 
 Each :class:`Method` says how to build its :class:`~.explainer.Explainer` from the study's
-:class:`~.explainer.Settings`, and which of our modules (``code``) and which libraries its artifacts
-depend on: they are part of the artifacts' cache keys (:meth:`xai_report.stage.Stage.key`), so editing
-``ablation_cam.py`` recomputes Ablation-CAM's maps and nothing else.
+:class:`~.explainer.Settings` and declares its own parameters: a pydantic model (``params``) that validates the
+method's table of the study file (``[attribution.lime]``), with one-line errors, before any compute starts
+(:func:`check`). What enters the cache key of a method's maps comes from the explainer itself: the code that runs
+(:attr:`~.explainer.Explainer.runs`, fingerprinted by its import closure, :mod:`xai_report.fingerprint`) and its
+parameters (:meth:`~.explainer.Explainer.params`), never from a list kept here.
 
 * A ``grad-cam`` CAM class (the library's or ours, ``BaseCAM``'s constructor): ``cam(name, title, Class,
-  citation)``; add ``code=(our_module,)`` for ours and ``batched=True`` if it runs many forward passes.
-* Any other method: an :class:`~.explainer.Explainer` subclass in a module of its own, and
-  ``Method(name, title, citation, make=ItsClass, code=(its_module, ...) + SHARED)``.
+  citation)``; ``batched=True`` if it runs many forward passes (then ``attribution.batch_size`` is a parameter).
+* Any other method: an :class:`~.explainer.Explainer` subclass in a module of its own, taking ``(settings,
+  params)``, and ``Method(name, title, citation, factory=ItsClass, params=ItsParams)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Callable
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
                               HiResCAM, LayerCAM, ScoreCAM, XGradCAM)
 from pytorch_grad_cam.base_cam import BaseCAM
 
-from .. import data
-from . import ablation_cam, cam_support, explainer, inference, lime_explainer, overlays, score_cam, split
-from . import cam as cam_adapter
+from ..config.messages import one_line
+from ..config.schema import AttributionConfig
+from ..errors import ConfigError
 from .ablation_cam import FastAblationCAM
 from .cam import CamExplainer
 from .explainer import Explainer, Settings
-from .lime_explainer import LimeExplainer
+from .lime_explainer import LimeExplainer, LimeParams
+from .rise import RiseExplainer, RiseParams
 from .score_cam import FastScoreCAM
-from . import rise
 
-SHARED: tuple[ModuleType, ...] = (explainer, overlays, data)
-"""Our modules behind every method's artifacts: the interface and its storage, the overlays, image preparation."""
-HEATMAP_LIBRARIES = ("grad-cam", "opencv-python", "opencv-python-headless", "pillow")
-"""What draws a heatmap overlay: grad-cam's colouring through OpenCV, the JPEG through Pillow."""
+
+class NoParams(BaseModel):
+    """A method without a table of its own: any key in ``[attribution.<method>]`` is an error."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    def check(self) -> None:
+        """Checks beyond types (none)."""
 
 
 @dataclass(frozen=True)
@@ -42,23 +48,33 @@ class Method:
     name: str
     title: str
     citation: str
-    make: Callable[[Settings], Explainer]
-    """Builds the method's explainer for a study."""
-    code: tuple[ModuleType, ...] = SHARED
-    """Our modules whose source is part of the cache key of this method's artifacts."""
-    libraries: tuple[str, ...] = HEATMAP_LIBRARIES
-    """Distributions whose versions are part of that key (torch, torchvision and numpy always are)."""
+    factory: Callable[[Settings, BaseModel], Explainer]
+    """Builds the method's explainer from the study's settings and the method's validated parameters."""
+    params: type[BaseModel] = NoParams
+    """The method's parameters: validates ``[attribution.<name>]``; needs a ``check()`` for what types cannot say."""
+
+    def parameters(self, table: dict) -> BaseModel:
+        """The method's table of the study file, validated (one-line :class:`ConfigError` naming the key)."""
+        try:
+            found = self.params.model_validate(table)
+        except ValidationError as exc:
+            message = one_line(exc, table, root=self.params)
+            if message.startswith("unknown key "):
+                raise ConfigError(f"unknown key attribution.{self.name}.{message.removeprefix('unknown key ')}") from None
+            raise ConfigError(f"attribution.{self.name}.{message}") from None
+        found.check()
+        return found
+
+    def make(self, settings: Settings) -> Explainer:
+        """The method's explainer for a study (its table taken from ``settings.method_tables``)."""
+        return self.factory(settings, self.parameters(settings.method_tables.get(self.name, {})))
 
 
-def cam(name: str, title: str, cam_class: type[BaseCAM], citation: str, *, code: tuple[ModuleType, ...] = (),
-        batched: bool = False) -> Method:
+def cam(name: str, title: str, cam_class: type[BaseCAM], citation: str, *, batched: bool = False) -> Method:
     """A registry entry for a ``grad-cam`` CAM class; ``batched``: it runs many forward passes, so
     ``attribution.batch_size`` matters."""
-    return Method(name, title, citation, make=lambda settings: CamExplainer(cam_class, settings, batched),
-                  code=(cam_adapter, *code, *SHARED), libraries=HEATMAP_LIBRARIES)
+    return Method(name, title, citation, factory=lambda settings, _params: CamExplainer(cam_class, settings, batched))
 
-
-_FAST = (cam_support, inference)
 
 METHODS: dict[str, Method] = {
     m.name: m
@@ -66,11 +82,9 @@ METHODS: dict[str, Method] = {
         cam("gradcam", "Grad-CAM", GradCAM,
             "Selvaraju et al., Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization, ICCV 2017"),
         cam("ablationcam", "Ablation-CAM", FastAblationCAM,
-            "Desai & Ramaswamy, Ablation-CAM: Visual Explanations for Deep Convolutional Network via Gradient-free Localization, WACV 2020",
-            code=(ablation_cam, split, *_FAST), batched=True),
+            "Desai & Ramaswamy, Ablation-CAM: Visual Explanations for Deep Convolutional Network via Gradient-free Localization, WACV 2020", batched=True),
         cam("scorecam", "Score-CAM", FastScoreCAM,
-            "Wang et al., Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks, CVPR Workshops 2020",
-            code=(score_cam, *_FAST), batched=True),
+            "Wang et al., Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks, CVPR Workshops 2020", batched=True),
         cam("gradcam++", "Grad-CAM++", GradCAMPlusPlus,
             "Chattopadhyay et al., Grad-CAM++: Improved Visual Explanations for Deep Convolutional Networks, WACV 2018"),
         cam("xgradcam", "XGrad-CAM", XGradCAM,
@@ -93,8 +107,22 @@ METHODS: dict[str, Method] = {
             batched=True),
         Method("lime", "LIME",
                "Ribeiro, Singh & Guestrin, \"Why Should I Trust You?\": Explaining the Predictions of Any Classifier, KDD 2016",
-               make=LimeExplainer, code=(lime_explainer, inference, *SHARED),
-               libraries=("lime", "scikit-image", "scikit-learn", "pillow")),
-        Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", make=rise.RiseExplainer, code=(rise, inference, *SHARED)),
+               factory=LimeExplainer, params=LimeParams),
+        Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer, params=RiseParams),
     ]
 }
+
+
+def check(cfg: AttributionConfig) -> None:
+    """The ``[attribution]`` table's methods and method tables, before any compute: known names, each table
+    valid for its method, no other unknown key."""
+    if not cfg.methods:
+        raise ConfigError("attribution.methods: empty; allowed: " + ", ".join(METHODS))
+    for m in cfg.methods:
+        if m not in METHODS:
+            raise ConfigError(f"attribution.methods: unknown method {m!r}; allowed: {', '.join(METHODS)}")
+    for key, value in cfg.extra_tables().items():
+        if key not in METHODS or not isinstance(value, dict):
+            allowed = ", ".join(list(AttributionConfig.model_fields) + [f"[attribution.<method>] ({', '.join(METHODS)})"])
+            raise ConfigError(f"unknown key attribution.{key}; allowed: {allowed}")
+        METHODS[key].parameters(value)

@@ -60,6 +60,14 @@ def faithfulness(model: torch.nn.Module, input_tensor: torch.Tensor, maps: dict[
     return {"fractions": fractions, "methods": per_method, "random": random}
 
 
+def metrics(model: torch.nn.Module, input_tensor: torch.Tensor, explanations: dict[str, Explanation], target: int,
+            steps: int, low_res_hw: tuple[int, int], seed: int) -> tuple[dict, dict]:
+    """The metrics artifact of one image: :func:`faithfulness` of every map and the methods' :func:`agreement`."""
+    faith_found = faithfulness(model, input_tensor, {m: e.map for m, e in explanations.items()}, target, steps,
+                               low_res_hw, seed)
+    return {"kind": "metrics", "faithfulness": faith_found, "agreement": agreement(explanations)}, {}
+
+
 def agreement(explanations: dict[str, Explanation]) -> dict:
     """Pairwise pixel-level agreement (``pairs``), and, under the name of each explanation that has regions,
     every other method's agreement with it region by region."""

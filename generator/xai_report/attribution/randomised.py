@@ -18,7 +18,7 @@ import numpy as np
 from torch import nn
 
 from ..models import LoadedModel, resolve_layer
-from ..models.randomise import randomised
+from ..models.randomise import randomised, twin_cache_id
 from . import agreement
 from .explainer import OVERLAY_FILE, Explainer, Explanation, Settings
 from .methods import METHODS
@@ -50,9 +50,9 @@ def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_
     """The randomised twin of ``model`` (seeded), on the settings' device, with its own explainers."""
     twin = randomised(model, seed)
     twin.module.to(settings.device).eval()
-    own = Settings(settings.config, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
-                   settings.seed)
-    return Twin(twin.module, twin.cache_id(), {m: METHODS[m].make(own) for m in methods})
+    own = Settings(settings.batch_size, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
+                   settings.seed, settings.method_tables)
+    return Twin(twin.module, twin_cache_id(twin), {m: METHODS[m].make(own) for m in methods})
 
 
 def compare(trained: dict[str, "Artifact"], twin_maps: dict[str, "Artifact"],

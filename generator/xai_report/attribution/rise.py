@@ -37,7 +37,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pydantic import BaseModel, ConfigDict
+
 from ..data import PreparedImage
+from ..errors import ConfigError
 from .explainer import Explainer, Explanation, Settings
 from .inference import BatchScorer
 
@@ -83,13 +86,30 @@ def masks_of(draw: MaskDraw, rows: slice) -> np.ndarray:
     return np.stack([mask[dy : dy + h, dx : dx + w] for mask, (dy, dx) in zip(up, offsets)])
 
 
-class RiseExplainer(Explainer):
-    """RISE through the :class:`~.explainer.Explainer` interface (parameters: module constants)."""
+class RiseParams(BaseModel):
+    """RISE's parameters, the study's ``[attribution.rise]`` table."""
 
-    def __init__(self, settings: Settings, masks: int = MASKS, cells: int = CELLS, keep: float = KEEP) -> None:
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    masks: int = MASKS
+    """Random masks N; the map averages N masked passes."""
+    cells: int = CELLS
+    """Each mask is a ``cells`` x ``cells`` grid before upsampling."""
+    keep: float = KEEP
+    """Probability p that a cell is kept."""
+
+    def check(self) -> None:
+        if self.masks < 1 or self.cells < 1 or not 0.0 < self.keep <= 1.0:
+            raise ConfigError("attribution.rise: masks >= 1, cells >= 1 and 0 < keep <= 1 are required")
+
+
+class RiseExplainer(Explainer):
+    """RISE through the :class:`~.explainer.Explainer` interface, with the study's ``[attribution.rise]``."""
+
+    def __init__(self, settings: Settings, params: RiseParams) -> None:
         self.seed = settings.seed
         self.device = settings.device
-        self.masks, self.cells, self.keep = masks, cells, keep
+        self.masks, self.cells, self.keep = params.masks, params.cells, params.keep
 
     def explain(self, model: nn.Module, image: PreparedImage, target: int) -> Explanation:
         x = image.tensor.to(self.device)

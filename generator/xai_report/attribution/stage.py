@@ -11,7 +11,6 @@ from the registry (:mod:`.methods`); nothing here knows which kind a method is.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Iterable
@@ -29,15 +28,14 @@ from ..progress import Progress
 from ..stage import Stage, output_shapes
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
-from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
+from . import across_images, contributions, explainer, overlays, per_image
 from . import map_measures, randomised, unit_maps
 from .explainer import Explanation, Settings, exported_entry
 from .inputs import ImageInput, load_inputs, target_for
+from . import methods
 from .methods import METHODS
 
 TOP_K = 5
-METRICS_CODE = (per_image, faithfulness, agreement, maps, perturbation, inference, explainer, data)
-"""Our modules behind the per-image metrics."""
 DEFAULT_LOW_RES = (7, 7)
 """The random baseline's resolution when the target layer's output is not a 4-D feature map."""
 
@@ -50,6 +48,11 @@ class AttributionStage(Stage):
     @classmethod
     def enabled(cls, study: Study) -> bool:
         return study.attribution.enabled
+
+    @classmethod
+    def check(cls, study: Study) -> None:
+        if study.attribution.enabled:
+            methods.check(study.attribution)
 
     def __init__(self, study: Study, store: ArtifactStore, model: LoadedModel | None = None,
                  device: torch.device | None = None):
@@ -71,7 +74,8 @@ class AttributionStage(Stage):
                 f"{self.cfg.model} has classes 0-{len(self.model.class_names) - 1}"
             )
         self.model_key = self.model.cache_id()
-        settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed)
+        self.method_tables = {m: self.cfg.method_table(m) for m in self.cfg.methods}
+        settings = Settings(self.cfg.batch_size, layer, self.model.preprocess, self.device, study.seed, self.method_tables)
         self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
         twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)
         self.twin = randomised.make_twin(self.model, settings, twin_methods, self.cfg.layer, study.seed) if twin_methods else None
@@ -84,18 +88,10 @@ class AttributionStage(Stage):
     def predict(self, item: ImageInput) -> Artifact:
         """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
         then one linear layer, the classifier's input (``features.npy``, see :mod:`.contributions`)."""
-        key = self.key("predictions", code=(sys.modules[__name__], data, contributions), model=self.model_key,
+        key = self.key("predictions", code=(contributions.predicted, data.prepare), model=self.model_key,
                        layer=self.cfg.layer, image=item.sha256)
-
-        def compute():
-            x = item.prepared.tensor.to(self.device)
-            head = self.pooled_head(x)
-            logits, features = contributions.forward_with_features(self.model.module, head, x)
-            probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy().astype(np.float32)
-            files = {"probs.npy": probs} | ({} if features is None else {"features.npy": features})
-            return {"kind": "predictions", "head": head if isinstance(head, str) else None}, files
-
-        return self.cached(key, compute)
+        x = item.prepared.tensor.to(self.device)
+        return self.cached(key, lambda: contributions.predicted(self.model.module, self.pooled_head(x), x))
 
     def pooled_head(self, x: torch.Tensor):
         """The classifier fed by ``attribution.layer``'s global average, or why there is none (found once)."""
@@ -108,16 +104,16 @@ class AttributionStage(Stage):
         """One method's explanation of ``class_index`` and its overlay (:meth:`Explanation.stored`); ``using``:
         another explainer of the method than the study's (e.g. LIME with another seed, :mod:`.map_measures`);
         ``subject``: another model than the study's (its randomised twin, :mod:`.randomised`)."""
-        entry, method_explainer = METHODS[method], using or self.explainers[method]
+        method_explainer = using or self.explainers[method]
         subject = subject or randomised.Subject(self.model.module, self.model_key)
-        key = self.key("attribution", code=entry.code, libraries=entry.libraries, model=subject.model_key,
+        runs = method_explainer.runs
+        key = self.key("attribution", code=(explainer.explained, data.prepare, *runs), model=subject.model_key,
                        layer=self.cfg.layer, image=item.sha256, method=method, target=class_index,
-                       params=method_explainer.params())
+                       runs=[f"{r.__module__}.{r.__qualname__}" for r in runs], params=method_explainer.params())
 
         def compute():
-            torch.manual_seed(self.study.seed)
-            found = method_explainer.explain(subject.module, item.prepared, class_index)
-            meta, files = found.stored(method_explainer.overlay(item.prepared.rgb, found))
+            meta, files = explainer.explained(method_explainer, subject.module, item.prepared, class_index,
+                                              self.study.seed)
             return {"method": method, **meta}, files
 
         return self.cached(key, compute)
@@ -125,18 +121,14 @@ class AttributionStage(Stage):
     def evaluate(self, item: ImageInput, class_index: int, artifacts: dict[str, Artifact]) -> Artifact:
         """Faithfulness and agreement numbers of this image's explanations (one artifact per image)."""
         steps = self.cfg.deletion_steps
-        key = self.key("metrics", code=METRICS_CODE, libraries=("scipy",), model=self.model_key,
-                       layer=self.cfg.layer, image=item.sha256, target=class_index, steps=steps,
+        x = item.prepared.tensor.to(self.device)
+        low_res = self.layer_hw(x)
+        key = self.key("metrics", code=(per_image.metrics, explainer.Explanation, data.prepare), model=self.model_key,
+                       layer=self.cfg.layer, image=item.sha256, target=class_index, steps=steps, low_res=list(low_res),
                        seed=self.study.seed, maps={m: a.meta["_key"] for m, a in artifacts.items()})
-
-        def compute():
-            found = {m: Explanation.from_artifact(a) for m, a in artifacts.items()}
-            x = item.prepared.tensor.to(self.device)
-            faith = per_image.faithfulness(self.model.module, x, {m: e.map for m, e in found.items()}, class_index,
-                                           steps, self.layer_hw(x), self.study.seed)
-            return {"kind": "metrics", "faithfulness": faith, "agreement": per_image.agreement(found)}, {}
-
-        return self.cached(key, compute)
+        return self.cached(key, lambda: per_image.metrics(
+            self.model.module, x, {m: Explanation.from_artifact(a) for m, a in artifacts.items()}, class_index, steps,
+            low_res, self.study.seed))
 
     def layer_hw(self, x: torch.Tensor) -> tuple[int, int]:
         """Spatial size of the target layer's output: the resolution of the random baseline's maps."""

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dissect.activations import activation_maps
+from ..data import prepare
 from . import overlays
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def add_maps(stage: "AttributionStage", item: "ImageInput", neurons: dict) -> No
         return
     units = [u["unit"] for u in neurons["units"]]
     layer = stage.cfg.layer
-    key = stage.key("unit_maps", code=(__name__, "xai_report.dissect.activations"), model=stage.model_key, layer=layer,
+    key = stage.key("unit_maps", code=(activation_maps, prepare), model=stage.model_key, layer=layer,
                     image=item.sha256, units=units)
     x = item.prepared.tensor.to(stage.device)
     art = stage.cached(key, lambda: ({"kind": "unit_maps"},

@@ -19,10 +19,10 @@ from ..errors import ConfigError
 from ..paths import STUDIES_DIR
 from .checks import validate
 from .messages import one_line
-from .schema import (AttributionConfig, ClipSpec, DissectionConfig, LimeParams, ModelSpec, PreprocessSpec,
+from .schema import (AttributionConfig, ClipSpec, DissectionConfig, ModelSpec, PreprocessSpec,
                      Study)
 
-__all__ = ["DEFAULT_STUDY", "AttributionConfig", "ClipSpec", "DissectionConfig", "LimeParams", "ModelSpec",
+__all__ = ["DEFAULT_STUDY", "AttributionConfig", "ClipSpec", "DissectionConfig", "ModelSpec",
            "PreprocessSpec", "Study", "load_study", "resolve_paths", "validate"]
 
 DEFAULT_STUDY = STUDIES_DIR / "default.toml"

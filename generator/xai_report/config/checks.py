@@ -8,7 +8,6 @@ from .schema import ModelSpec, PreprocessSpec, Study
 
 def validate(study: Study) -> None:
     """Semantic checks that need more than types: references, files, registries."""
-    from ..attribution.methods import METHODS
     from ..models import MODEL_SOURCES
 
     if study.device != "auto" and not (study.device == "cpu" or study.device.startswith("cuda")):
@@ -31,16 +30,15 @@ def validate(study: Study) -> None:
 
         load_claims(study.path(study.claims))
     att = study.attribution
+    for key, value in att.extra_tables().items():  # method tables are checked by the method registry
+        if not isinstance(value, dict):
+            allowed = ", ".join([*type(att).model_fields, "[attribution.<method>]"])
+            raise ConfigError(f"unknown key attribution.{key}; allowed: {allowed}")
     if att.enabled:
         if att.model not in study.models:
             raise ConfigError(f"attribution.model: {att.model!r} is not defined; defined models: {', '.join(study.models) or 'none'}")
         if not study.path(att.images).is_dir():
             raise ConfigError(f"attribution.images: folder {study.path(att.images)} does not exist")
-        if not att.methods:
-            raise ConfigError("attribution.methods: empty; allowed: " + ", ".join(METHODS))
-        for m in att.methods:
-            if m not in METHODS:
-                raise ConfigError(f"attribution.methods: unknown method {m!r}; allowed: {', '.join(METHODS)}")
         if isinstance(att.target, str) and att.target not in ("predicted", "label"):
             raise ConfigError(f"attribution.target: {att.target!r}; allowed: \"predicted\", \"label\" or a class index")
         if isinstance(att.target, int) and att.target < 0:
@@ -48,8 +46,6 @@ def validate(study: Study) -> None:
         for name in ("batch_size", "deletion_steps"):
             if getattr(att, name) < 1:
                 raise ConfigError(f"attribution.{name}: must be at least 1")
-        if att.lime.num_samples < 10 or att.lime.num_features < 1 or att.lime.batch_size < 1:
-            raise ConfigError("attribution.lime: num_samples >= 10, num_features >= 1 and batch_size >= 1 are required")
         for m in att.stability_methods:
             if m not in att.methods:
                 raise ConfigError(f"attribution.stability_methods: {m!r} is not in attribution.methods ({', '.join(att.methods)})")

@@ -50,18 +50,13 @@ class ModelSpec(_Table):
         return {k: v for k, v in self.model_dump(exclude_none=True).items() if v != ""}
 
 
-class LimeParams(_Table):
-    """LIME (Ribeiro et al., KDD 2016) with the ``lime`` package's image explainer."""
-
-    num_samples: int = 1000
-    num_features: int = 5
-    batch_size: int = 100
-    kernel_size: float = 4.0
-    max_dist: float = 200.0
-    ratio: float = 0.2
-
-
 class AttributionConfig(_Table):
+    """The ``[attribution]`` table. Besides the keys below it may hold one table per method, named after it
+    (``[attribution.lime]``): each method declares and checks its own parameters
+    (:mod:`xai_report.attribution.methods`), so this schema does not list them."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
     enabled: bool = True
     model: str = ""
     images: str = "data/images"
@@ -69,7 +64,6 @@ class AttributionConfig(_Table):
     target: Union[str, int] = "predicted"
     methods: list[str] = Field(default_factory=lambda: ["gradcam", "ablationcam", "scorecam", "lime"])
     batch_size: int = 32
-    lime: LimeParams = Field(default_factory=LimeParams)
     metrics: bool = True
     randomised_methods: Optional[list[str]] = None
     """The methods that explain every image again with a re-initialised copy of the model (Adebayo et al.,
@@ -82,6 +76,15 @@ class AttributionConfig(_Table):
     boxes: str = ""
     """Optional CSV of object boxes per image (``file,wnid,x0,y0,x1,y1,object``, original pixels): the maps'
     energy inside them is measured (``attribution.boxes``)."""
+
+    def extra_tables(self) -> dict[str, object]:
+        """The keys this schema does not know (method tables, or mistakes), as the file gave them."""
+        return dict(self.model_extra or {})
+
+    def method_table(self, method: str) -> dict:
+        """The ``[attribution.<method>]`` table ({} when the file has none)."""
+        table = (self.model_extra or {}).get(method, {})
+        return table if isinstance(table, dict) else {}
 
 
 class ClipSpec(_Table):

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from ..models import resolve_layer
+from ..models.layers import resolve_layer
 
 Pool = Literal["mean", "max"]
 

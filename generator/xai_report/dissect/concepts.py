@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import torch
 
 from ..models import LoadedClip
+from ..models.clip import load_clip
 from ..stage import Stage
 from ..store import bytes_sha256, canonical_json
-from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .clip_text import encode_concepts
 
-TEXT_CODE = ("xai_report.dissect.clip_text", "xai_report.models.clip", __name__)
+TEXT_CODE = (encode_concepts, load_clip)
+"""What computes the text features: the encoder, and the loader that builds the CLIP model it runs."""
 """The code a concept set's text features come from (part of their cache key)."""
 TEXT_BATCH = 256
 
@@ -40,7 +41,7 @@ class ConceptSet:
 def concept_set(stage: Stage, clip: LoadedClip, purpose: str, words: list[str]) -> ConceptSet:
     """CLIP text features of ``words`` (the bare words, as in the reference code), cached by content."""
     sha = bytes_sha256(canonical_json(words).encode())
-    key = stage.key("clip_text", code=TEXT_CODE, libraries=CLIP_LIBRARIES, clip=clip.clip_id, concepts=sha)
+    key = stage.key("clip_text", code=TEXT_CODE, clip=clip.clip_id, concepts=sha)
 
     def compute() -> tuple[dict, dict]:
         feats = encode_concepts(clip.model, clip.tokenizer, words, device=stage.device, batch_size=TEXT_BATCH,

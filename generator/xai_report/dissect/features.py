@@ -20,18 +20,17 @@ from PIL import Image
 
 from ..data import prepare
 from ..models import LoadedClip, LoadedModel
+from ..models.clip import load_clip
 from ..progress import Progress
 from ..stage import Stage
 from .activations import collect_activations
-from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .clip_text import encode_images
 from .probe import ProbeImage, chunks, decode
 
-CLIP_IMAGE_CODE = ("xai_report.dissect.clip_text", "xai_report.models.clip", "xai_report.data", __name__)
-"""The code a CLIP image feature comes from (part of its cache key)."""
-ACTIVATIONS_CODE = ("xai_report.dissect.activations", "xai_report.data", __name__)
-MODEL_LIBRARIES = ("timm",)
-"""Architectures may come from timm as well as torchvision (part of the activations' cache key)."""
+CLIP_IMAGE_CODE = (encode_images, load_clip, prepare, __name__)
+"""What computes a CLIP image feature: the encoder, the CLIP loader, image preparation and the batching here."""
+ACTIVATIONS_CODE = (collect_activations, prepare, __name__)
+"""What computes a probe image's pooled activations (the model itself is identified by its weights id)."""
 
 Decoded = list[tuple[ProbeImage, Image.Image]]
 
@@ -54,11 +53,11 @@ class ProbeFeatures:
         self.cfg = stage.study.dissection
 
     def clip_key(self, sha: str) -> str:
-        return self.stage.key("clip_image", code=CLIP_IMAGE_CODE, libraries=CLIP_LIBRARIES, clip=self.clip.clip_id,
+        return self.stage.key("clip_image", code=CLIP_IMAGE_CODE, clip=self.clip.clip_id,
                               image=sha)
 
     def acts_key(self, key: str, sha: str) -> str:
-        return self.stage.key("dissect_activations", code=ACTIVATIONS_CODE, libraries=MODEL_LIBRARIES,
+        return self.stage.key("dissect_activations", code=ACTIVATIONS_CODE,
                               model=self.model_ids[key], layers=self.collect[key], pool=self.cfg.pool, image=sha)
 
     def _stored(self, key: str) -> bool:

@@ -15,9 +15,8 @@ import torch
 
 from ..stage import Stage
 from ..store import Artifact
-from .clip_text import LIBRARIES as CLIP_LIBRARIES
 from .concepts import TEXT_CODE, ConceptSet
-from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE, MODEL_LIBRARIES
+from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE
 from .null import null_threshold
 from .quality import SplitHalf, split_half, split_halves
 from .wpmi import clip_similarity, label_neurons, soft_wpmi
@@ -28,11 +27,9 @@ NULL = {"quantile": 0.95, "shuffles": 1}
 """Null threshold: one shuffle of a whole layer already gives as many null scores as the layer has neurons."""
 LABELS_K = 5
 """Concepts kept per neuron: the label and four runners-up."""
-LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", "xai_report.dissect.quality", __name__) + CLIP_IMAGE_CODE + TEXT_CODE \
-    + ACTIVATIONS_CODE
-"""The code labels come from, with the code of their inputs (CLIP features, activations), whose values the key
-does not otherwise see: part of their cache key."""
-LABELS_LIBRARIES = CLIP_LIBRARIES + MODEL_LIBRARIES
+LABELS_CODE = (__name__, *CLIP_IMAGE_CODE, *TEXT_CODE, *ACTIVATIONS_CODE)
+"""What labels are computed by (this module: soft-WPMI, the null, the split halves), with what computes their
+inputs (CLIP features, activations), whose values the key does not otherwise see."""
 
 
 def _r(x: float, digits: int = 6) -> float:
@@ -86,7 +83,7 @@ class Labeller:
         """Top-5 concepts of every neuron of one whole layer of model ``key`` (soft-WPMI), and its null threshold."""
         null = {**NULL, "seed": self.stage.study.seed} if with_null else None
         params = {"top_k": self.cfg.top_k, **WPMI, "labels": LABELS_K, "null": null}
-        art_key = self.stage.key("dissect_labels", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
+        art_key = self.stage.key("dissect_labels", code=self.code, model=model_id,
                                  layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
         art = self.stage.lookup(art_key)
@@ -103,7 +100,7 @@ class Labeller:
         held-out precision of half A's labels on half B (:func:`.quality.split_half`); one artifact per layer."""
         seed = self.stage.study.seed
         params = {"top_k": self.cfg.top_k, **WPMI, "seed": seed}
-        art_key = self.stage.key("dissect_split_half", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
+        art_key = self.stage.key("dissect_split_half", code=self.code, model=model_id,
                                  layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
 

@@ -34,7 +34,7 @@ from ..config import Study
 from ..data import load_rgb, prepare, read_concepts
 from ..errors import BadInput
 from ..models import LoadedClip, LoadedModel, load_clip
-from ..models.randomise import randomised
+from ..models.randomise import randomised, twin_cache_id
 from ..stage import Stage, output_shapes
 from ..store import ArtifactStore
 from ..text import unique_slug
@@ -53,7 +53,7 @@ from .section import DissectedModel, build_section
 
 LABELS_ID = "labels"
 """What stands for the CLIP model's id in the label cache keys and ``results.json`` with the labels source."""
-LABELS_CODE = ("xai_report.dissect.label_concepts",)
+LABELS_CODE = (label_concept_set,)
 RESERVED_SLUGS = {"index", "compare", "assets"}
 """Page names the dissection section uses itself; a model or layer slug never takes one."""
 
@@ -99,7 +99,7 @@ class DissectionStage(Stage):
         for key, model in self.models.items():
             twin_key = self.twin_of[key] = f"{key} (randomised)"
             twins[twin_key] = randomised(model, study.seed)
-            self.model_ids[twin_key] = twins[twin_key].cache_id()
+            self.model_ids[twin_key] = twin_cache_id(twins[twin_key])
             collect[twin_key] = collect[key]
         self.features = ProbeFeatures(self, self.clip, {**self.models, **twins}, collect, self.model_ids)
 
@@ -178,7 +178,7 @@ class DissectionStage(Stage):
 
     def _strips(self, key: str, probe: list[ProbeImage], layers: list[dict], rows: list[dict]) -> dict[tuple[str, int], str]:
         """Draw the missing strips, export all to ``dissection/strips/<model>/<layer>_<unit>.jpg``."""
-        keys = {(r["layer"], r["unit"]): self.key("dissect_strip", code=strips.CODE, libraries=strips.LIBRARIES,
+        keys = {(r["layer"], r["unit"]): self.key("dissect_strip", code=strips.CODE,
                                                   model=self.model_ids[key], layer=r["layer"], unit=r["unit"],
                                                   images=[probe[i].sha256 for i in r["top_images"]],
                                                   params=strips.PARAMS)

@@ -46,9 +46,8 @@ JPEG_QUALITY = 85
 PARAMS = {"thumb": THUMB, "gap": GAP, "quiet": QUIET, "outline_level": OUTLINE_LEVEL, "outline_rgb": OUTLINE_RGB,
           "quality": JPEG_QUALITY}
 """Everything that changes a strip's pixels (part of its cache key)."""
-CODE = (__name__, "xai_report.dissect.activations", "xai_report.data")
-"""The code a strip comes from (part of its cache key); Pillow resizes and encodes it."""
-LIBRARIES = ("pillow",)
+CODE = (__name__,)
+"""The code a strip comes from (part of its cache key): this module and its import closure."""
 
 
 def thumbnail(rgb: np.ndarray, size: int = THUMB) -> np.ndarray:

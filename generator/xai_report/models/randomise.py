@@ -22,6 +22,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from ..fingerprint import code_fingerprint
 from .classifiers import LoadedModel
 
 
@@ -56,3 +57,9 @@ def randomised(model: LoadedModel, seed: int) -> LoadedModel:
     return replace(model, module=randomised_module(model.module, seed),
                    weights_id=f"{model.weights_id} randomised(seed={seed})",
                    description=f"{model.description} with re-initialised weights (seed {seed})".strip())
+
+
+def twin_cache_id(twin: LoadedModel) -> dict:
+    """What identifies a randomised twin in cache keys: its (randomised) weights id and preprocessing, and the
+    fingerprint of the code that drew its weights, so a changed redraw never reuses the old twin's results."""
+    return {**twin.cache_id(), "drawn_by": code_fingerprint(randomised_module)}
