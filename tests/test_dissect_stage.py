@@ -274,6 +274,7 @@ def test_a_code_or_library_change_recomputes_what_depends_on_it(built, tmp_path,
     else:
         real_version = fingerprint.library_version
         monkeypatch.setattr(fingerprint, "library_version", lambda d: "99.0" if d == changed else real_version(d))
+    fingerprint.clear_caches()
     assert dict(_rebuilt_kinds(built, tmp_path)) == recomputed
 
 

@@ -176,12 +176,16 @@ def _canonical(distribution: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def library_version(distribution: str) -> str:
-    """The installed version of a distribution (``"grad-cam"``, ``"open_clip_torch"``), or ``"not installed"``."""
+def _installed_version(distribution: str) -> str:
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def library_version(distribution: str) -> str:
+    """The installed version of a distribution (``"grad-cam"``, ``"open_clip_torch"``), or ``"not installed"``."""
+    return _installed_version(distribution)
 
 
 @lru_cache(maxsize=None)
@@ -246,6 +250,6 @@ def code_fingerprint(code: Code | Iterable[Code]) -> dict[str, dict[str, str]]:
 
 
 def clear_caches() -> None:
-    """Forget file hashes and closures (tests that edit source files between builds in one process)."""
-    for cached in (_file_sha256, _direct_imports, _closure):
+    """Forget file hashes, closures and versions (tests that edit source files or fake an upgrade in one process)."""
+    for cached in (_file_sha256, _direct_imports, _closure, _library_versions, _installed_version):
         cached.cache_clear()

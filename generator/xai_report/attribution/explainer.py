@@ -150,12 +150,14 @@ class Explainer(ABC):
         return overlays.heatmap_overlay(rgb, explanation.map)
 
 
-def explained(explainer: Explainer, model: nn.Module, image: PreparedImage, target: int, seed: int) -> tuple[dict, dict]:
-    """Compute one explanation as an artifact: torch's global seed set to the study's, ``explainer.explain``, the
-    overlay drawn, then (meta, files) as :meth:`Explanation.stored` lays them out."""
+def explained(method: str, explainer: Explainer, model: nn.Module, image: PreparedImage, target: int,
+              seed: int) -> tuple[dict, dict]:
+    """Compute one explanation as an artifact of ``method``: torch's global seed set to the study's,
+    ``explainer.explain``, the overlay drawn, then (meta, files) as :meth:`Explanation.stored` lays them out."""
     torch.manual_seed(seed)
     found = explainer.explain(model, image, target)
-    return found.stored(explainer.overlay(image.rgb, found))
+    meta, files = found.stored(explainer.overlay(image.rgb, found))
+    return {"method": method, **meta}, files
 
 
 def exported_entry(artifact: Artifact, base: str, class_index: int, export: Callable[[str, bytes], str]) -> dict:

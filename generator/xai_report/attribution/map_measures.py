@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # the stage imports this module
 ROUND = 6
 MEASURES_CODE = (__name__,)
 """What computes the map measures: this module (its ``compute`` below), with its import closure."""
-STABILITY_CODE = (stability.seed_agreement, Explanation)
+STABILITY_CODE = (__name__,)
+"""What computes the seed stability: this module (its ``compute``), with its import closure."""
 
 
 def _r(value: float | None) -> float | None:

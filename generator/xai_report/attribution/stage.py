@@ -91,7 +91,8 @@ class AttributionStage(Stage):
         key = self.key("predictions", code=(contributions.predicted, data.prepare), model=self.model_key,
                        layer=self.cfg.layer, image=item.sha256)
         x = item.prepared.tensor.to(self.device)
-        return self.cached(key, lambda: contributions.predicted(self.model.module, self.pooled_head(x), x))
+        head = self.pooled_head(x)
+        return self.cached(key, lambda: contributions.predicted(self.model.module, head, x))
 
     def pooled_head(self, x: torch.Tensor):
         """The classifier fed by ``attribution.layer``'s global average, or why there is none (found once)."""
@@ -111,12 +112,8 @@ class AttributionStage(Stage):
                        layer=self.cfg.layer, image=item.sha256, method=method, target=class_index,
                        runs=[f"{r.__module__}.{r.__qualname__}" for r in runs], params=method_explainer.params())
 
-        def compute():
-            meta, files = explainer.explained(method_explainer, subject.module, item.prepared, class_index,
-                                              self.study.seed)
-            return {"method": method, **meta}, files
-
-        return self.cached(key, compute)
+        return self.cached(key, lambda: explainer.explained(method, method_explainer, subject.module, item.prepared,
+                                                            class_index, self.study.seed))
 
     def evaluate(self, item: ImageInput, class_index: int, artifacts: dict[str, Artifact]) -> Artifact:
         """Faithfulness and agreement numbers of this image's explanations (one artifact per image)."""
@@ -126,9 +123,9 @@ class AttributionStage(Stage):
         key = self.key("metrics", code=(per_image.metrics, explainer.Explanation, data.prepare), model=self.model_key,
                        layer=self.cfg.layer, image=item.sha256, target=class_index, steps=steps, low_res=list(low_res),
                        seed=self.study.seed, maps={m: a.meta["_key"] for m, a in artifacts.items()})
-        return self.cached(key, lambda: per_image.metrics(
-            self.model.module, x, {m: Explanation.from_artifact(a) for m, a in artifacts.items()}, class_index, steps,
-            low_res, self.study.seed))
+        found = {m: Explanation.from_artifact(a) for m, a in artifacts.items()}
+        return self.cached(key, lambda: per_image.metrics(self.model.module, x, found, class_index, steps, low_res,
+                                                          self.study.seed))
 
     def layer_hw(self, x: torch.Tensor) -> tuple[int, int]:
         """Spatial size of the target layer's output: the resolution of the random baseline's maps."""
