@@ -18,7 +18,6 @@ Subclasses set :attr:`name` (their section of ``results.json``) and implement :m
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable

@@ -18,7 +18,8 @@ from torch import nn
 from ..activations import output_shapes
 from ..config import Study
 from ..errors import ConfigError
-from ..models import LoadedModel, resolve_layer
+from ..models.classifiers import LoadedModel
+from ..models.layers import resolve_layer
 from ..stage import load_study_model
 from . import contributions
 from .explainer import Explainer, Settings

@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 
 from ..cache import ArtifactCache
-from ..models import LoadedModel, resolve_layer
+from ..models.classifiers import LoadedModel
+from ..models.layers import resolve_layer
 from ..models.randomise import randomised, twin_cache_id
 from ..store import Artifact
 from . import agreement

@@ -20,7 +20,7 @@ from typing import Iterable
 import torch
 
 from ..config import AttributionConfig, Study
-from ..models import LoadedModel
+from ..models.classifiers import LoadedModel
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
