@@ -1,7 +1,10 @@
 """The package's shape, checked from its source: small modules and classes, and imports that point one way.
 
-Arrows point down only: cli -> pipeline -> stages -> (models, data, store, results); render -> results.
-Render never imports a stage or the pipeline, and no stage imports render.
+Arrows point down only (:data:`LAYERS`): cli -> pipeline -> (attribution | dissect | render) -> (stage base,
+results) -> config -> (models, data, store, cache, activations, ...). The stages and render sit side by side: render
+never imports a stage or the pipeline, no stage imports render, and attribution and dissect never import each other
+(what both need, the activation hooks, lives below them). No ``TYPE_CHECKING`` imports (they hide cycles) and no
+import cycle inside a layer's group.
 """
 
 from __future__ import annotations
@@ -56,6 +59,109 @@ def _within(module: str, packages: tuple[str, ...] | str) -> bool:
 
 def is_stage_module(module: str) -> bool:
     return _within(module, STAGE_PACKAGES) or module in ("xai_report.stage", "xai_report.pipeline")
+
+
+LAYERS: list[list[tuple[str, ...]]] = [
+    [("xai_report", "xai_report.errors", "xai_report.paths", "xai_report.text", "xai_report.fingerprint",
+      "xai_report.store", "xai_report.data", "xai_report.models", "xai_report.cache", "xai_report.activations",
+      "xai_report.progress", "xai_report.memory")],
+    [("xai_report.config",)],
+    [("xai_report.results",), ("xai_report.stage",)],
+    [("xai_report.attribution",), ("xai_report.dissect",), (RENDER,)],
+    [("xai_report.pipeline",)],
+    [("xai_report.cli", "xai_report.__main__")],
+]
+"""Layers from the bottom, each of groups of packages and modules. A module imports modules of its own group or of
+a lower layer only: never a higher layer, nor another group of its own layer."""
+
+
+def group_of(module: str) -> tuple[int, tuple[str, ...]] | None:
+    """(layer, group) of ``module``: the group naming its longest prefix (the package root only by exact name)."""
+    best, found = -1, None
+    for rank, groups in enumerate(LAYERS):
+        for group in groups:
+            for prefix in group:
+                hit = module == prefix or (prefix != "xai_report" and module.startswith(prefix + "."))
+                if hit and len(prefix) > best:
+                    best, found = len(prefix), (rank, group)
+    return found
+
+
+def _upward(name: str) -> list[str]:
+    own = group_of(name)
+    return sorted(m for m in imported(name, modules()[name]) if m in modules() and group_of(m) is not None
+                  and (group_of(m)[0] > own[0] or (group_of(m)[0] == own[0] and group_of(m)[1] != own[1])))
+
+
+def test_layers_place_every_module():
+    assert not [n for n in modules() if group_of(n) is None], "add the module to a layer of LAYERS"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_imports_point_down_the_layers(name):
+    bad = _upward(name)
+    assert not bad, f"{name} (layer {group_of(name)[0]}) imports {bad}: a higher layer or a sibling group of LAYERS"
+
+
+def test_layer_rules_catch_what_they_are_for():
+    assert group_of("xai_report") != group_of("xai_report.pipeline")
+    attribution, dissect, render = (group_of(f"xai_report.{p}.x") for p in ("attribution", "dissect", "render"))
+    assert attribution[0] == dissect[0] == render[0] and len({attribution[1], dissect[1], render[1]}) == 3
+    assert group_of("xai_report.models.layers")[0] < group_of("xai_report.config.schema")[0] < attribution[0]
+    assert group_of("xai_report.activations")[0] < attribution[0]
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_type_checking_imports(name):
+    tree = ast.parse(modules()[name].read_text())
+    found = [n for n in ast.walk(tree) if (isinstance(n, ast.Name) and n.id == "TYPE_CHECKING")
+             or (isinstance(n, ast.Attribute) and n.attr == "TYPE_CHECKING")
+             or (isinstance(n, ast.alias) and n.name == "TYPE_CHECKING")]
+    assert not found, f"{name} uses TYPE_CHECKING: pass what the code needs instead of importing the module above it"
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_cycles():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_inside_a_group():
+    """Across groups the layers forbid cycles; inside one (a package) any import, function-level too, counts."""
+    graph = {n: {m for m in imported(n, p) if m in modules() and m != n and group_of(m) == group_of(n)}
+             for n, p in modules().items()}
+    assert not cycles(graph)
 
 
 def test_imports_parse_relative_and_function_level(tmp_path):

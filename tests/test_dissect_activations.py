@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from xai_report.dissect.activations import activation_maps, collect_activations, pool_output
+from xai_report.activations import activation_maps, collect_activations, pool_output
 from xai_report.errors import ConfigError
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from xai_report import fingerprint, stage as stage_module
+from xai_report import cache as cache_module
+from xai_report import fingerprint
 from xai_report.attribution.stage import AttributionStage
 from xai_report.config import load_study
 from xai_report.paths import DATA_DIR, REPO_ROOT
@@ -82,7 +83,7 @@ def test_package_inits_have_no_import_time_effects():
 
 
 class Recorder:
-    """Wraps Stage.key and Stage.cached: per key, its kind, code and parts; per computed key, the modules of ours whose
+    """Wraps the store cache's key and cached (what every stage and helper goes through): per key, its kind, code and parts; per computed key, the modules of ours whose
     code ran inside ``compute()``."""
 
     def __init__(self):
@@ -90,7 +91,7 @@ class Recorder:
         self.ran: dict[str, set[str]] = {}
 
     def install(self, monkeypatch):
-        real_key, real_cached = stage_module.Stage.key, stage_module.Stage.cached
+        real_key, real_cached = cache_module.StoreCache.key, cache_module.StoreCache.cached
         recorder = self
 
         def key(self, kind, *, code, **parts):
@@ -121,8 +122,8 @@ class Recorder:
                 recorder.ran[key] = ran
             return art
 
-        monkeypatch.setattr(stage_module.Stage, "key", key)
-        monkeypatch.setattr(stage_module.Stage, "cached", cached)
+        monkeypatch.setattr(cache_module.StoreCache, "key", key)
+        monkeypatch.setattr(cache_module.StoreCache, "cached", cached)
 
 
 def _file_module(file: str) -> str:
@@ -152,8 +153,8 @@ def test_every_module_that_runs_is_in_the_key(recorded_build):
         kinds.add(kind)
         closure, _ = fingerprint.code_closure(code if isinstance(code, (tuple, list)) else [code])
         missing = {_file_module(f) for f in ran} - set(closure)
-        # the stage's own bookkeeping (Stage.cached and the store) runs around every compute and makes no number
-        missing -= {"xai_report.stage", "xai_report.store"}
+        # the cache's own bookkeeping (timing, storing) runs around every compute and makes no number
+        missing -= {"xai_report.cache", "xai_report.store"}
         assert not missing, (kind, sorted(missing))
     assert {"predictions", "attribution", "metrics", "map_measures", "seed_stability", "unit_maps"} <= kinds
 

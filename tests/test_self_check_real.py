@@ -15,7 +15,7 @@ import torch
 
 from xai_report.config import load_study
 from xai_report.data import prepare
-from xai_report.dissect.activations import collect_activations
+from xai_report.activations import collect_activations
 from xai_report.dissect.label_concepts import label_concept_set, labelled_probe, read_vocabulary
 from xai_report.dissect.labelling import WPMI
 from xai_report.dissect.probe import chunks, decode, list_probe

@@ -5,7 +5,7 @@ object boxes (:mod:`.energy`), spread and concentration (:mod:`.concentration`),
 They live apart from the ``metrics`` artifact (faithfulness, the slow part), so that editing one of these
 modules recomputes these numbers only. The extra runs for the stability are ordinary explanations with
 another seed, stored under the same kind of key as the study's own (a study whose seed is one of them reuses
-it). The stage calls :meth:`MapMeasures.for_image` per image and :func:`summary` once.
+it). The per-image work (:mod:`.image`) calls :meth:`MapMeasures.for_image`; the stage calls :func:`summary` once.
 
 ``results.json`` gets, per image, ``map_measures`` (``boxes``: the boxes' count, objects and area share in
 the input frame, or why there are none; ``methods``: per method ``energy_in_boxes``, ``spread_half_max`` and
@@ -15,21 +15,19 @@ the section gets ``map_measures``: the means over the images.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..cache import ArtifactCache
 from ..data import load_rgb
-from ..models import resolve_layer
 from ..store import Artifact
 from . import boxes, concentration, energy, stability
-from .explainer import Explanation, Settings
+from .explainer import Explainer, Explanation, Settings
 from .inputs import ImageInput
 from .methods import METHODS
-
-if TYPE_CHECKING:  # the stage imports this module
-    from .stage import AttributionStage
+from .subject import Subject, explanation
 
 ROUND = 6
 MEASURES_CODE = (__name__,)
@@ -43,30 +41,44 @@ def _r(value: float | None) -> float | None:
 
 
 class MapMeasures:
-    """Per-image measures of the stage's maps (see the module docstring)."""
+    """Per-image measures of a model's maps (see the module docstring).
 
-    def __init__(self, stage: AttributionStage) -> None:
-        self.stage = stage
-        cfg = stage.cfg
-        self.boxes_file = Path(cfg.boxes) if cfg.boxes else None
-        self.boxes = boxes.read_boxes(self.boxes_file) if self.boxes_file else {}
-        self.extra_seeds = [stage.study.seed + i for i in range(1, cfg.stability_seeds + 1)]
-        self._seed_explainers: dict[tuple[str, int], object] = {}
+    Args:
+        boxes_file: the study's object boxes (``attribution.boxes``), or None.
+        settings: the study's explainer settings (the model's target layer, preprocessing, device and seed); the
+            reruns take them with another seed.
+        stability_methods: the methods rerun with ``extra_seeds`` (``attribution.stability_methods``).
+        extra_seeds: the seeds of the reruns (the study's seed + 1, + 2, ...).
+    """
 
-    def for_image(self, item: ImageInput, class_index: int, artifacts: dict[str, Artifact]) -> dict:
-        """The image record's ``map_measures`` and (with ``stability_methods``) ``seed_stability``."""
-        found = {"map_measures": self._measures(item, artifacts).meta["measures"]}
-        methods = self.stage.cfg.stability_methods
-        if methods:
-            found["seed_stability"] = {m: self._stability(item, m, class_index, artifacts[m]) for m in methods}
-        return found
+    def __init__(self, boxes_file: Path | None, settings: Settings, stability_methods: list[str],
+                 extra_seeds: list[int]) -> None:
+        self.boxes_file = boxes_file
+        self.boxes = boxes.read_boxes(boxes_file) if boxes_file else {}
+        self.settings = settings
+        self.stability_methods = list(stability_methods)
+        self.extra_seeds = list(extra_seeds)
+        self._seed_explainers: dict[tuple[str, int], Explainer] = {}
+
+    def for_image(self, cache: ArtifactCache, subject: Subject, layer: str, item: ImageInput, class_index: int,
+                  artifacts: dict[str, Artifact]) -> tuple[dict, dict[str, float]]:
+        """The image record's ``map_measures`` and (with ``stability_methods``) ``seed_stability`` for the maps
+        ``artifacts`` of ``subject`` at ``layer``; and the reruns' compute seconds (``<method>_extra_seeds``)."""
+        found = {"map_measures": self._measures(cache, subject, item, artifacts).meta["measures"]}
+        timings: dict[str, float] = {}
+        if self.stability_methods:
+            found["seed_stability"] = {}
+            for m in self.stability_methods:
+                found["seed_stability"][m], timings[f"{m}_extra_seeds"] = self._stability(
+                    cache, subject, layer, item, m, class_index, artifacts[m])
+        return found, timings
 
     # -- localisation, spread, concentration ---------------------------------------------------
 
-    def _measures(self, item: ImageInput, artifacts: dict[str, Artifact]) -> Artifact:
+    def _measures(self, cache: ArtifactCache, subject: Subject, item: ImageInput,
+                  artifacts: dict[str, Artifact]) -> Artifact:
         marked = self.boxes.get(item.path.name)
-        stage = self.stage
-        key = stage.key("map_measures", code=MEASURES_CODE, model=stage.model_key, image=item.sha256,
+        key = cache.key("map_measures", code=MEASURES_CODE, model=subject.model_key, image=item.sha256,
                         boxes=None if marked is None else marked.to_json(),
                         maps={m: a.meta["_key"] for m, a in artifacts.items()})
 
@@ -82,7 +94,7 @@ class MapMeasures:
                 }
             return {"kind": "map_measures", "measures": {"boxes": where, "methods": per_method}}, {}
 
-        return stage.cached(key, compute)
+        return cache.cached(key, compute)
 
     def _mask(self, item: ImageInput, marked: boxes.ImageBoxes | None) -> tuple[np.ndarray | None, dict]:
         """The boxes' input-frame mask and their description, or None and the reason there is none."""
@@ -93,7 +105,7 @@ class MapMeasures:
         if not marked.boxes:
             return None, {"count": 0, "absent": f"{self.boxes_file.name} marks no object in {item.path.name} (its row has no box)"}
         size = load_rgb(item.path).size
-        mask = boxes.input_mask(marked, size, self.stage.model.preprocess)
+        mask = boxes.input_mask(marked, size, self.settings.preprocess)
         if not mask.any():
             return None, {"absent": f"the boxes of {item.path.name} fall outside the model's centre crop"}
         return mask, {"count": len(marked.boxes), "objects": sorted({b.name for b in marked.boxes}),
@@ -101,28 +113,27 @@ class MapMeasures:
 
     # -- a method across seeds -----------------------------------------------------------------
 
-    def _stability(self, item: ImageInput, method: str, class_index: int, own: Artifact) -> dict:
-        stage = self.stage
-        runs = {stage.study.seed: own}
-        for seed in self.extra_seeds:
-            runs[seed] = stage.explain(item, method, class_index, using=self._explainer(method, seed))
+    def _stability(self, cache: ArtifactCache, subject: Subject, layer: str, item: ImageInput, method: str,
+                   class_index: int, own: Artifact) -> tuple[dict, float]:
+        """The method's seed agreement on this image, and the reruns' compute seconds."""
+        seed = self.settings.seed
+        runs = {seed: own}
+        for extra in self.extra_seeds:
+            runs[extra] = explanation(cache, subject, method, self._explainer(method, extra), layer, seed, item,
+                                      class_index)
         seconds = sum(runs[s].meta["seconds"] for s in self.extra_seeds)
-        stage.stats.timings.setdefault(item.image_id, {})[f"{method}_extra_seeds"] = round(seconds, 3)
-        key = stage.key("seed_stability", code=STABILITY_CODE, maps={str(s): a.meta["_key"] for s, a in runs.items()})
+        key = cache.key("seed_stability", code=STABILITY_CODE, maps={str(s): a.meta["_key"] for s, a in runs.items()})
 
         def compute():
             found = {s: Explanation.from_artifact(a).map for s, a in runs.items()}
             return {"kind": "seed_stability", "stability": stability.seed_agreement(found)}, {}
 
-        return stage.cached(key, compute).meta["stability"]
+        return cache.cached(key, compute).meta["stability"], round(seconds, 3)
 
-    def _explainer(self, method: str, seed: int):
+    def _explainer(self, method: str, seed: int) -> Explainer:
         """The method's explainer with another seed (made once per build)."""
         if (method, seed) not in self._seed_explainers:
-            stage = self.stage
-            settings = Settings(stage.cfg.batch_size, resolve_layer(stage.model.module, stage.cfg.layer), stage.model.preprocess,
-                                stage.device, seed, stage.method_tables)
-            self._seed_explainers[(method, seed)] = METHODS[method].make(settings)
+            self._seed_explainers[(method, seed)] = METHODS[method].make(replace(self.settings, seed=seed))
         return self._seed_explainers[(method, seed)]
 
 

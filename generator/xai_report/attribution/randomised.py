@@ -12,31 +12,22 @@ depends on the weights, near 1 for one that does not. The twin's maps are cached
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
-from torch import nn
 
-from ..models import LoadedModel, resolve_layer
+from ..cache import ArtifactCache
+from ..models.classifiers import LoadedModel
+from ..models.layers import resolve_layer
 from ..models.randomise import randomised, twin_cache_id
+from ..store import Artifact
 from . import agreement
 from .explainer import OVERLAY_FILE, Explainer, Explanation, Settings
+from .inputs import ImageInput
 from .methods import METHODS
-
-if TYPE_CHECKING:
-    from ..store import Artifact
-    from .inputs import ImageInput
-    from .stage import AttributionStage
+from .subject import Subject, explanation
 
 ROUND = 6
-
-
-@dataclass
-class Subject:
-    """A model that methods explain: its module and what identifies it in cache keys."""
-
-    module: nn.Module
-    model_key: dict
 
 
 @dataclass
@@ -55,7 +46,7 @@ def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_
     return Twin(twin.module, twin_cache_id(twin), {m: METHODS[m].make(own) for m in methods})
 
 
-def compare(trained: dict[str, "Artifact"], twin_maps: dict[str, "Artifact"],
+def compare(trained: dict[str, Artifact], twin_maps: dict[str, Artifact],
             export: Callable[[str, bytes], str], stem: str) -> dict:
     """Per method: the rank correlation of the trained and the randomised map, and the twin's exported overlay."""
     out = {}
@@ -71,12 +62,12 @@ def compare(trained: dict[str, "Artifact"], twin_maps: dict[str, "Artifact"],
     return out
 
 
-def check(stage: "AttributionStage", item: "ImageInput", class_index: int, trained: dict[str, "Artifact"]) -> dict:
-    """Explain ``class_index`` of ``item`` with the twin's methods on the stage's twin (cached like any explanation) and
-    :func:`compare` the maps with the trained model's."""
-    twin = stage.twin
-    twin_maps = {m: stage.explain(item, m, class_index, using=twin.explainers[m], subject=twin) for m in twin.explainers}
-    return compare({m: trained[m] for m in twin.explainers}, twin_maps, stage.export, item.image_id)
+def check(cache: ArtifactCache, twin: Twin, layer: str, seed: int, item: ImageInput, class_index: int,
+          trained: dict[str, Artifact]) -> dict:
+    """Explain ``class_index`` of ``item`` with the twin's methods on the twin (cached like any explanation, at
+    ``layer``, seeded with ``seed``) and :func:`compare` the maps with the trained model's."""
+    twin_maps = {m: explanation(cache, twin, m, e, layer, seed, item, class_index) for m, e in twin.explainers.items()}
+    return compare({m: trained[m] for m in twin.explainers}, twin_maps, cache.export, item.image_id)
 
 
 def summary(images: list[dict]) -> dict:

@@ -1,7 +1,9 @@
 """The attribution stage: per image, the top-5 predictions, every configured method's explanation and
 overlay, and (with ``metrics``) their faithfulness and agreement; then the comparison across images.
 
-Every artifact goes through the store (:class:`~xai_report.stage.Stage`), keyed by its inputs and the code
+The work of one image is :func:`.image.explain_image`, a function of the image, the bound model (:func:`.bound.bind`),
+the settings and an artifact cache; the stage loops over the images and assembles the section. Every artifact
+goes through the store (:class:`~xai_report.cache.ArtifactCache`), keyed by its inputs and the code
 and libraries that make it, so a second build with nothing changed computes nothing, a changed image
 recomputes only its own artifacts and an edited method module only that method's (and the metrics that
 read its maps). The stage returns the ``attribution`` section of ``results.json`` (numbers only) and writes
@@ -15,29 +17,18 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import torch
-from torch import nn
 
-from .. import data
 from ..config import AttributionConfig, Study
-from ..data import wnid_of
-from ..errors import ConfigError
-from ..models import LoadedModel, resolve_layer
+from ..models.classifiers import LoadedModel
 from ..progress import Progress
-from ..stage import Stage, output_shapes
-from ..store import Artifact, ArtifactStore
-from ..text import image_title
-from . import across_images, contributions, explainer, overlays, per_image
-from . import map_measures, randomised, unit_maps
-from .explainer import Explanation, Settings, exported_entry
-from .inputs import ImageInput, load_inputs, target_for
-from . import methods
+from ..stage import Stage
+from ..store import ArtifactStore
+from . import across_images, explainer, map_measures, methods, randomised
+from .bound import ImageSettings, bind
+from .image import explain_image, steps_per_image
+from .inputs import load_inputs
 from .methods import METHODS
-
-TOP_K = 5
-DEFAULT_LOW_RES = (7, 7)
-"""The random baseline's resolution when the target layer's output is not a 4-D feature map."""
 
 
 class AttributionStage(Stage):
@@ -59,107 +50,37 @@ class AttributionStage(Stage):
         """``model``: an already loaded model to use instead of ``attribution.model`` (tests)."""
         super().__init__(study, store, device)
         self.cfg = study.attribution
-        if model is None:
-            self.model = self.load_model(self.cfg.model)
-        else:
-            self.model = model
-            self.model.module.to(self.device).eval()
-        try:
-            layer = resolve_layer(self.model.module, self.cfg.layer)
-        except ConfigError as exc:
-            raise ConfigError(f"attribution.layer: {exc}") from None
-        if isinstance(self.cfg.target, int) and self.cfg.target >= len(self.model.class_names):
-            raise ConfigError(
-                f"attribution.target: class {self.cfg.target} is out of range; "
-                f"{self.cfg.model} has classes 0-{len(self.model.class_names) - 1}"
-            )
-        self.model_key = self.model.cache_id()
-        self.method_tables = {m: self.cfg.method_table(m) for m in self.cfg.methods}
-        settings = Settings(self.cfg.batch_size, layer, self.model.preprocess, self.device, study.seed, self.method_tables)
-        self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
-        twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)
-        self.twin = randomised.make_twin(self.model, settings, twin_methods, self.cfg.layer, study.seed) if twin_methods else None
-        self._layer_hw: tuple[int, int] | None = None
-        self._head: nn.Linear | str | None = None
-        self.measures = map_measures.MapMeasures(self)  # boxes, spread, Gini, LIME seeds: artifacts of their own
-
-    # -- cached computations -------------------------------------------------------------------
-
-    def predict(self, item: ImageInput) -> Artifact:
-        """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
-        then one linear layer, the classifier's input (``features.npy``, see :mod:`.contributions`)."""
-        key = self.key("predictions", code=(contributions.predicted, data.prepare), model=self.model_key,
-                       layer=self.cfg.layer, image=item.sha256)
-        x = item.prepared.tensor.to(self.device)
-        head = self.pooled_head(x)
-        return self.cached(key, lambda: contributions.predicted(self.model.module, head, x))
-
-    def pooled_head(self, x: torch.Tensor):
-        """The classifier fed by ``attribution.layer``'s global average, or why there is none (found once)."""
-        if self._head is None:
-            self._head = contributions.find_pooled_head(self.model.module, self.cfg.layer, x)
-        return self._head
-
-    def explain(self, item: ImageInput, method: str, class_index: int,
-                using: explainer.Explainer | None = None, subject: randomised.Subject | None = None) -> Artifact:
-        """One method's explanation of ``class_index`` and its overlay (:meth:`Explanation.stored`); ``using``:
-        another explainer of the method than the study's (e.g. LIME with another seed, :mod:`.map_measures`);
-        ``subject``: another model than the study's (its randomised twin, :mod:`.randomised`)."""
-        method_explainer = using or self.explainers[method]
-        subject = subject or randomised.Subject(self.model.module, self.model_key)
-        runs = method_explainer.runs
-        key = self.key("attribution", code=(explainer.explained, data.prepare, *runs), model=subject.model_key,
-                       layer=self.cfg.layer, image=item.sha256, method=method, target=class_index,
-                       runs=[f"{r.__module__}.{r.__qualname__}" for r in runs], params=method_explainer.params())
-
-        return self.cached(key, lambda: explainer.explained(method, method_explainer, subject.module, item.prepared,
-                                                            class_index, self.study.seed))
-
-    def evaluate(self, item: ImageInput, class_index: int, artifacts: dict[str, Artifact]) -> Artifact:
-        """Faithfulness and agreement numbers of this image's explanations (one artifact per image)."""
-        steps = self.cfg.deletion_steps
-        x = item.prepared.tensor.to(self.device)
-        low_res = self.layer_hw(x)
-        key = self.key("metrics", code=(per_image.metrics, explainer.Explanation, data.prepare), model=self.model_key,
-                       layer=self.cfg.layer, image=item.sha256, target=class_index, steps=steps, low_res=list(low_res),
-                       seed=self.study.seed, maps={m: a.meta["_key"] for m, a in artifacts.items()})
-        found = {m: Explanation.from_artifact(a) for m, a in artifacts.items()}
-        return self.cached(key, lambda: per_image.metrics(self.model.module, x, found, class_index, steps, low_res,
-                                                          self.study.seed))
-
-    def layer_hw(self, x: torch.Tensor) -> tuple[int, int]:
-        """Spatial size of the target layer's output: the resolution of the random baseline's maps."""
-        if self._layer_hw is None:
-            shape = output_shapes(self.model.module, [self.cfg.layer], x).get(self.cfg.layer)
-            self._layer_hw = tuple(shape[-2:]) if shape is not None and len(shape) == 4 else DEFAULT_LOW_RES
-        return self._layer_hw
-
-    # -- the stage -----------------------------------------------------------------------------
+        self.settings = ImageSettings.of(study)
+        self.bound = bind(study, self.device, model)
 
     def run(self) -> dict:
         start = time.perf_counter()
-        inputs, skipped = load_inputs(Path(self.cfg.images), self.model.preprocess)
-        records = []
-        steps_per_image = 1 + len(self.cfg.methods) + int(self.cfg.metrics)
-        progress = Progress("attribution", len(inputs), steps_per_image)
+        model = self.bound.model
+        inputs, skipped = load_inputs(Path(self.cfg.images), model.preprocess)
+        images = []
+        progress = Progress("attribution", len(inputs), steps_per_image(self.settings))
         for item in inputs:
-            records.append(self._run_image(item, skipped, progress))
+            found = explain_image(item, self.bound, self.settings, self.cache, progress.step)
+            if found.record is None:
+                skipped.append(found.skip)
+            else:
+                images.append(found.record)
+                self.stats.timings[item.image_id] = found.timings
             progress.done(item.image_id)
         progress.close()
         self.stats.seconds = time.perf_counter() - start
-        images = [r for r in records if r is not None]
         section = {
             "model": {
                 "key": self.cfg.model,
-                "description": self.model.description,
-                "weights_id": self.model.weights_id,
+                "description": model.description,
+                "weights_id": model.weights_id,
                 "layer": self.cfg.layer,
-                "preprocess": self.model.preprocess.to_dict(),
-                "num_classes": len(self.model.class_names),
+                "preprocess": model.preprocess.to_dict(),
+                "num_classes": len(model.class_names),
             },
             "methods": [{"name": m, "title": METHODS[m].title, "citation": METHODS[m].citation} for m in self.cfg.methods],
             "target_rule": self.cfg.target,
-            "parameters": settings_shown(self.cfg, self.explainers.values(), self.study.seed),
+            "parameters": settings_shown(self.cfg, self.bound.explainers.values(), self.study.seed),
             "images": images,
             "skipped": skipped,
             "accuracy": across_images.accuracy(images),
@@ -169,57 +90,9 @@ class AttributionStage(Stage):
             regional = [m for m in self.cfg.methods if any("segments" in r["methods"][m] for r in images)]
             section["comparison"] = across_images.comparison(images, self.cfg.methods, regional)
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
-        if self.twin is not None:
+        if self.bound.twin is not None:
             section["randomised"] = randomised.summary(images)
         return section
-
-    def _run_image(self, item: ImageInput, skipped: list[dict], progress: Progress) -> dict | None:
-        prediction = self.predict(item)
-        probs = prediction.array("probs.npy")
-        progress.step(1, f"{item.image_id[:24]} predicted")
-        target = target_for(self.cfg.target, item.path, probs, self.model.wnids)
-        if isinstance(target, str):
-            skipped.append({"file": item.path.name, "reason": target})
-            progress.step(len(self.cfg.methods) + int(self.cfg.metrics))
-            return None
-        class_index, rule, why = target
-        top = np.argsort(-probs, kind="stable")[:TOP_K]
-        wnid = wnid_of(item.path)
-        true_index = self.model.wnids.index(wnid) if wnid and wnid in self.model.wnids else None
-        names = self.model.class_names
-        record = {
-            "id": item.image_id,
-            "title": image_title(item.path),
-            "file": item.path.name,
-            "sha256": item.sha256,
-            "true_class": None if true_index is None else {"index": true_index, "name": names[true_index], "wnid": wnid},
-            "predictions": [{"index": int(k), "name": names[k], "probability": round(float(probs[k]), 6)} for k in top],
-            "correct": None if true_index is None else bool(int(top[0]) == true_index),
-            "target": {"index": class_index, "name": names[class_index], "rule": rule, "why": why,
-                       "probability": round(float(probs[class_index]), 6)},
-            "photo": self.export(f"overlays/{item.image_id}_photo.jpg", overlays.photo(item.prepared.rgb)),
-            "methods": {},
-        }
-        self.stats.timings[item.image_id] = {}
-        artifacts = {}
-        for method in self.cfg.methods:
-            artifact = self.explain(item, method, class_index)
-            artifacts[method] = artifact
-            self.stats.timings[item.image_id][method] = artifact.meta["seconds"]
-            record["methods"][method] = exported_entry(artifact, f"{item.image_id}_{method}", class_index, self.export)
-            progress.step(1, f"{item.image_id[:24]} {method}")
-        head = self.pooled_head(item.prepared.tensor.to(self.device))
-        record["neurons"] = contributions.for_image(head, prediction, class_index, self.cfg.layer)
-        unit_maps.add_maps(self, item, record["neurons"])
-        if self.twin is not None:
-            record["randomised"] = randomised.check(self, item, class_index, artifacts)
-        if self.cfg.metrics:
-            record.update(self.measures.for_image(item, class_index, artifacts))
-            found = self.evaluate(item, class_index, artifacts)
-            record["metrics"] = {"faithfulness": found.meta["faithfulness"], "agreement": found.meta["agreement"]}
-            self.stats.timings[item.image_id]["metrics"] = found.meta["seconds"]
-            progress.step(1, f"{item.image_id[:24]} metrics")
-        return record
 
 
 def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explainer], seed: int) -> dict:

@@ -9,19 +9,16 @@ map is scaled by its own maximum on this image: it shows where the unit fires, n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from ..dissect.activations import activation_maps
+from ..activations import activation_maps
+from ..cache import ArtifactCache
 from ..data import prepare
 from . import overlays
-
-if TYPE_CHECKING:
-    from .inputs import ImageInput
-    from .stage import AttributionStage
+from .inputs import ImageInput
 
 
 def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
@@ -34,18 +31,18 @@ def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
     return overlays.cam_overlay(rgb, up / peak if peak > 0 else np.zeros_like(up))
 
 
-def add_maps(stage: "AttributionStage", item: "ImageInput", neurons: dict) -> None:
+def add_maps(cache: ArtifactCache, module: nn.Module, model_key: dict, layer: str, device: torch.device,
+             item: ImageInput, neurons: dict) -> None:
     """Give each unit listed in ``neurons`` (the decomposition of :mod:`.contributions`) its ``map``: its activation
-    map on the photo, cached per image and units, exported as ``overlays/<image>_unit<j>.jpg``."""
+    map at ``layer`` of ``module`` (on ``device``, identified by ``model_key``) on the photo, cached per image and
+    units, exported as ``overlays/<image>_unit<j>.jpg``."""
     if "units" not in neurons:
         return
     units = [u["unit"] for u in neurons["units"]]
-    layer = stage.cfg.layer
-    key = stage.key("unit_maps", code=(activation_maps, prepare), model=stage.model_key, layer=layer,
+    key = cache.key("unit_maps", code=(activation_maps, prepare), model=model_key, layer=layer,
                     image=item.sha256, units=units)
-    x = item.prepared.tensor.to(stage.device)
-    art = stage.cached(key, lambda: ({"kind": "unit_maps"},
-                                     {"maps.npy": activation_maps(stage.model.module, layer, x, units,
-                                                                  device=stage.device)[0].numpy()}))
+    x = item.prepared.tensor.to(device)
+    art = cache.cached(key, lambda: ({"kind": "unit_maps"},
+                                     {"maps.npy": activation_maps(module, layer, x, units, device=device)[0].numpy()}))
     for u, amap in zip(neurons["units"], art.array("maps.npy")):
-        u["map"] = stage.export(f"overlays/{item.image_id}_unit{u['unit']}.jpg", overlay(item.prepared.rgb, amap))
+        u["map"] = cache.export(f"overlays/{item.image_id}_unit{u['unit']}.jpg", overlay(item.prepared.rgb, amap))

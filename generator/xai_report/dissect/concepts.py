@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..cache import ArtifactCache, Timings
 from ..models import LoadedClip
 from ..models.clip import load_clip
-from ..stage import Stage
 from ..store import bytes_sha256, canonical_json
 from .clip_text import encode_concepts
 
@@ -38,16 +38,18 @@ class ConceptSet:
     """The labels source's concept index -> the indices of its WordNet ancestors among the words."""
 
 
-def concept_set(stage: Stage, clip: LoadedClip, purpose: str, words: list[str]) -> ConceptSet:
-    """CLIP text features of ``words`` (the bare words, as in the reference code), cached by content."""
+def concept_set(cache: ArtifactCache, timings: Timings, device: torch.device, clip: LoadedClip, purpose: str,
+                words: list[str]) -> ConceptSet:
+    """CLIP text features of ``words`` (the bare words, as in the reference code) by ``clip`` on ``device``, cached
+    by content; their compute seconds go to ``timings``."""
     sha = bytes_sha256(canonical_json(words).encode())
-    key = stage.key("clip_text", code=TEXT_CODE, clip=clip.clip_id, concepts=sha)
+    key = cache.key("clip_text", code=TEXT_CODE, clip=clip.clip_id, concepts=sha)
 
     def compute() -> tuple[dict, dict]:
-        feats = encode_concepts(clip.model, clip.tokenizer, words, device=stage.device, batch_size=TEXT_BATCH,
+        feats = encode_concepts(clip.model, clip.tokenizer, words, device=device, batch_size=TEXT_BATCH,
                                 progress=sys.stderr.isatty())
         return {"kind": "clip_text", "purpose": purpose, "count": len(words)}, {"features.npy": feats.numpy()}
 
-    art = stage.cached(key, compute)
-    stage.add_time(f"text features {purpose}", art.meta["seconds"], "concepts", len(words))
+    art = cache.cached(key, compute)
+    timings.add(f"text features {purpose}", art.meta["seconds"], "concepts", len(words))
     return ConceptSet(purpose, words, sha, torch.from_numpy(art.array("features.npy")))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Callable
 
-from ..stage import Stage
 from .labelling import LABELS_K
 
 
@@ -59,10 +59,11 @@ def self_check_csv(check: dict) -> bytes:
     return _csv(header, lines)
 
 
-def write_csvs(stage: Stage, slug: str, rows: list[dict], check: dict | None) -> dict[str, str]:
-    """Export one model's CSVs to ``dissection/<slug>*.csv``; their paths relative to the output folder."""
-    files = {"csv": stage.export(f"dissection/{slug}.csv", labels_csv(rows)),
-             "detailed_csv": stage.export(f"dissection/{slug}_detailed.csv", detailed_csv(rows))}
+def write_csvs(export: Callable[[str, bytes], str], slug: str, rows: list[dict], check: dict | None) -> dict[str, str]:
+    """Export one model's CSVs to ``dissection/<slug>*.csv`` with ``export(relative path, bytes)`` (an artifact
+    cache's); their paths relative to the output folder."""
+    files = {"csv": export(f"dissection/{slug}.csv", labels_csv(rows)),
+             "detailed_csv": export(f"dissection/{slug}_detailed.csv", detailed_csv(rows))}
     if check:
-        files["self_check_csv"] = stage.export(f"dissection/{slug}_fc_self_check.csv", self_check_csv(check))
+        files["self_check_csv"] = export(f"dissection/{slug}_fc_self_check.csv", self_check_csv(check))
     return files

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..activations import collect_activations
+from ..cache import ArtifactCache, Timings
 from ..data import prepare
 from ..models import LoadedClip, LoadedModel
 from ..models.clip import load_clip
 from ..progress import Progress
-from ..stage import Stage
-from .activations import collect_activations
 from .clip_text import encode_images
 from .probe import ProbeImage, chunks, decode
 
@@ -36,32 +36,37 @@ Decoded = list[tuple[ProbeImage, Image.Image]]
 
 
 class ProbeFeatures:
-    """The cached per-image artifacts of one stage's CLIP model and classifiers.
+    """The cached per-image artifacts of a CLIP model and classifiers over a probe set.
 
     ``collect[key]`` are the layers collected from model ``key``; ``model_ids[key]`` what identifies the
     model in a cache key (its weights and preprocessing). ``clip`` is None with the labels concept source:
-    then no CLIP feature is computed.
+    then no CLIP feature is computed. ``pool`` and ``batch_size`` are the study's ``dissection`` values; the
+    models are on ``device``; compute seconds go to ``timings``.
     """
 
-    def __init__(self, stage: Stage, clip: LoadedClip | None, models: dict[str, LoadedModel], collect: dict[str, list[str]],
-                 model_ids: dict[str, dict]):
-        self.stage = stage
+    def __init__(self, cache: ArtifactCache, timings: Timings, device: torch.device, clip: LoadedClip | None,
+                 models: dict[str, LoadedModel], collect: dict[str, list[str]], model_ids: dict[str, dict], *,
+                 pool: str, batch_size: int):
+        self.cache = cache
+        self.timings = timings
+        self.device = device
         self.clip = clip
         self.models = models
         self.collect = collect
         self.model_ids = model_ids
-        self.cfg = stage.study.dissection
+        self.pool = pool
+        self.batch_size = batch_size
 
     def clip_key(self, sha: str) -> str:
-        return self.stage.key("clip_image", code=CLIP_IMAGE_CODE, clip=self.clip.clip_id,
+        return self.cache.key("clip_image", code=CLIP_IMAGE_CODE, clip=self.clip.clip_id,
                               image=sha)
 
     def acts_key(self, key: str, sha: str) -> str:
-        return self.stage.key("dissect_activations", code=ACTIVATIONS_CODE,
-                              model=self.model_ids[key], layers=self.collect[key], pool=self.cfg.pool, image=sha)
+        return self.cache.key("dissect_activations", code=ACTIVATIONS_CODE,
+                              model=self.model_ids[key], layers=self.collect[key], pool=self.pool, image=sha)
 
     def _stored(self, key: str) -> bool:
-        return self.stage.store.get(key) is not None  # a look, not a use: not counted as reused
+        return self.cache.stored(key)  # a look, not a use: not counted as reused
 
     def _missing(self, img: ProbeImage) -> bool:
         keys = [self.clip_key(img.sha256)] if self.clip is not None else []
@@ -70,7 +75,7 @@ class ProbeFeatures:
 
     def ensure(self, probe: list[ProbeImage], skipped: list[dict]) -> list[ProbeImage]:
         """Compute the blocks of the probe set that miss an artifact; returns the readable probe images."""
-        todo = [block for block in chunks(probe, self.cfg.batch_size) if any(self._missing(img) for img in block)]
+        todo = [block for block in chunks(probe, self.batch_size) if any(self._missing(img) for img in block)]
         unreadable: set[str] = set()
         progress = Progress("dissection: probe features", len(todo))
         for batch in todo:
@@ -93,11 +98,11 @@ class ProbeFeatures:
             return
         start = time.perf_counter()
         feats = encode_images(self.clip.model, self.clip.preprocess, [pil for _, pil in decoded],
-                              device=self.stage.device, batch_size=len(decoded))
+                              device=self.device, batch_size=len(decoded))
         each = (time.perf_counter() - start) / len(decoded)  # the batch's time, shared out
         for (img, _), feat in zip(decoded, feats):
             if not self._stored(self.clip_key(img.sha256)):
-                self.stage.save(self.clip_key(img.sha256), {"kind": "clip_image", "seconds": each},
+                self.cache.save(self.clip_key(img.sha256), {"kind": "clip_image", "seconds": each},
                                 {"features.npy": feat.numpy()})
 
     def _activations(self, key: str, decoded: Decoded) -> None:
@@ -107,20 +112,20 @@ class ProbeFeatures:
         model, layers = self.models[key], self.collect[key]
         start = time.perf_counter()
         x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in decoded])
-        acts = collect_activations(model.module, layers, [x], pool=self.cfg.pool, device=self.stage.device)
+        acts = collect_activations(model.module, layers, [x], pool=self.pool, device=self.device)
         each = (time.perf_counter() - start) / len(decoded)
         for i, (img, _) in enumerate(decoded):
             if not self._stored(self.acts_key(key, img.sha256)):
                 files = {f"{j}.npy": acts[layer][i].numpy() for j, layer in enumerate(layers)}
-                self.stage.save(self.acts_key(key, img.sha256),
+                self.cache.save(self.acts_key(key, img.sha256),
                                 {"kind": "dissect_activations", "layers": layers, "seconds": each}, files)
 
     def image_features(self, probe: Sequence[ProbeImage]) -> torch.Tensor:
         """CLIP image features of the probe set (images x embed_dim), from the store."""
         rows = []
         for img in probe:
-            art = self.stage.lookup(self.clip_key(img.sha256))
-            self.stage.add_time("clip image features", art.meta["seconds"], "images")
+            art = self.cache.lookup(self.clip_key(img.sha256))
+            self.timings.add("clip image features", art.meta["seconds"], "images")
             rows.append(art.array("features.npy"))
         return torch.from_numpy(np.stack(rows))
 
@@ -129,8 +134,8 @@ class ProbeFeatures:
         layers = self.collect[key]
         cols: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
         for img in probe:
-            art = self.stage.lookup(self.acts_key(key, img.sha256))
-            self.stage.add_time(f"activations {key}", art.meta["seconds"], "images")
+            art = self.cache.lookup(self.acts_key(key, img.sha256))
+            self.timings.add(f"activations {key}", art.meta["seconds"], "images")
             for j, layer in enumerate(layers):
                 cols[layer].append(art.array(f"{j}.npy"))
         return {layer: torch.from_numpy(np.stack(c)) for layer, c in cols.items()}

@@ -13,7 +13,7 @@ from dataclasses import fields
 
 import torch
 
-from ..stage import Stage
+from ..cache import ArtifactCache, Timings
 from ..store import Artifact
 from .concepts import TEXT_CODE, ConceptSet
 from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE
@@ -59,14 +59,21 @@ def compute_labels(p: torch.Tensor, acts: torch.Tensor, words: list[str], top_k:
 class Labeller:
     """Labels the layers of every model against concept sets, on one probe set's CLIP image features."""
 
-    def __init__(self, stage: Stage, clip_id: str, image_feats: torch.Tensor | None, probe_sha: str,
-                 code: tuple[str, ...] = ()):
-        self.stage = stage
+    def __init__(self, cache: ArtifactCache, timings: Timings, device: torch.device, *, seed: int, top_k: int,
+                 pool: str, clip_id: str, image_feats: torch.Tensor | None, probe_sha: str, code: tuple = ()):
+        """``seed``: the null threshold's shuffles and the split halves; ``top_k`` and ``pool``: the study's
+        ``dissection`` values; ``clip_id``, ``image_feats``, ``probe_sha``: the probe set's CLIP image features and
+        what identifies them (``image_feats`` is None with the labels source); ``code``: more code in the keys."""
+        self.cache = cache
+        self.timings = timings
+        self.device = device
+        self.seed = seed
+        self.top_k = top_k
+        self.pool = pool
         self.code = LABELS_CODE + code
         self.clip_id = clip_id
         self.image_feats = image_feats
         self.probe_sha = probe_sha
-        self.cfg = stage.study.dissection
         self._similarity: dict[str, torch.Tensor] = {}
 
     def similarity(self, cs: ConceptSet) -> torch.Tensor:
@@ -81,38 +88,38 @@ class Labeller:
     def label_layer(self, key: str, model_id: dict, layer: str, acts: torch.Tensor, cs: ConceptSet,
                     with_null: bool) -> Artifact:
         """Top-5 concepts of every neuron of one whole layer of model ``key`` (soft-WPMI), and its null threshold."""
-        null = {**NULL, "seed": self.stage.study.seed} if with_null else None
-        params = {"top_k": self.cfg.top_k, **WPMI, "labels": LABELS_K, "null": null}
-        art_key = self.stage.key("dissect_labels", code=self.code, model=model_id,
-                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+        null = {**NULL, "seed": self.seed} if with_null else None
+        params = {"top_k": self.top_k, **WPMI, "labels": LABELS_K, "null": null}
+        art_key = self.cache.key("dissect_labels", code=self.code, model=model_id,
+                                 layer=layer, pool=self.pool, probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
-        art = self.stage.lookup(art_key)
+        art = self.cache.lookup(art_key)
         if art is None:
-            meta = compute_labels(self.similarity(cs), acts, cs.words, self.cfg.top_k, null, self.stage.device)
-            art = self.stage.save(art_key, {"kind": "dissect_labels", "layer": layer, **meta})
-        self.stage.add_time(f"soft-wpmi {key} {layer} ({cs.purpose})", art.meta["seconds"], "neurons", acts.shape[1])
+            meta = compute_labels(self.similarity(cs), acts, cs.words, self.top_k, null, self.device)
+            art = self.cache.save(art_key, {"kind": "dissect_labels", "layer": layer, **meta})
+        self.timings.add(f"soft-wpmi {key} {layer} ({cs.purpose})", art.meta["seconds"], "neurons", acts.shape[1])
         if with_null:
-            self.stage.add_time(f"null threshold {key} {layer}", art.meta["null_seconds"], "neurons", acts.shape[1])
+            self.timings.add(f"null threshold {key} {layer}", art.meta["null_seconds"], "neurons", acts.shape[1])
         return art
 
     def split_half(self, key: str, model_id: dict, layer: str, acts: torch.Tensor, cs: ConceptSet) -> SplitHalf:
         """The layer labelled on two random halves of the probe set, plain and shuffled, and (labels source) the
         held-out precision of half A's labels on half B (:func:`.quality.split_half`); one artifact per layer."""
-        seed = self.stage.study.seed
-        params = {"top_k": self.cfg.top_k, **WPMI, "seed": seed}
-        art_key = self.stage.key("dissect_split_half", code=self.code, model=model_id,
-                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+        seed = self.seed
+        params = {"top_k": self.top_k, **WPMI, "seed": seed}
+        art_key = self.cache.key("dissect_split_half", code=self.code, model=model_id,
+                                 layer=layer, pool=self.pool, probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
 
         def compute():
             halves = split_halves(acts.shape[0], seed)
-            found = split_half(self.similarity(cs), acts, halves, self.cfg.top_k, self.stage.device, seed,
+            found = split_half(self.similarity(cs), acts, halves, self.top_k, self.device, seed,
                                member=cs.member, **WPMI)
             files = {f"{name}.npy": value.numpy() for name, value in vars(found).items() if value is not None}
             return {"kind": "dissect_split_half", "layer": layer, "halves": [len(h) for h in halves]}, files
 
-        art = self.stage.cached(art_key, compute)
-        self.stage.add_time(f"split halves {key} {layer}", art.meta["seconds"], "neurons", acts.shape[1])
+        art = self.cache.cached(art_key, compute)
+        self.timings.add(f"split halves {key} {layer}", art.meta["seconds"], "neurons", acts.shape[1])
         names = [f.name for f in fields(SplitHalf)]
         return SplitHalf(**{n: torch.from_numpy(art.array(f"{n}.npy")) if f"{n}.npy" in art.meta["_files"] else None
                             for n in names})

@@ -35,7 +35,8 @@ from ..data import load_rgb, prepare, read_concepts
 from ..errors import BadInput
 from ..models import LoadedClip, LoadedModel, load_clip
 from ..models.randomise import randomised, twin_cache_id
-from ..stage import Stage, output_shapes
+from ..activations import output_shapes
+from ..stage import Stage
 from ..store import ArtifactStore
 from ..text import unique_slug
 from . import sanity, self_check, strips
@@ -101,7 +102,8 @@ class DissectionStage(Stage):
             twins[twin_key] = randomised(model, study.seed)
             self.model_ids[twin_key] = twin_cache_id(twins[twin_key])
             collect[twin_key] = collect[key]
-        self.features = ProbeFeatures(self, self.clip, {**self.models, **twins}, collect, self.model_ids)
+        self.features = ProbeFeatures(self.cache, self.timings, self.device, self.clip, {**self.models, **twins}, collect,
+                                      self.model_ids, pool=self.cfg.pool, batch_size=self.cfg.batch_size)
 
     def run(self) -> dict:
         start = time.perf_counter()
@@ -113,25 +115,32 @@ class DissectionStage(Stage):
             raise BadInput(f"dissection.probe: no readable probe image in {', '.join(self.cfg.probe)}")
         sha = probe_sha(probe)
         if self.vocab is not None:
-            labeller = Labeller(self, LABELS_ID, None, sha, code=LABELS_CODE)
+            labeller = self._labeller(LABELS_ID, None, sha, code=LABELS_CODE)
             concepts = label_concept_set(self.vocab, probe, WPMI["a"])
             dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
             concept_category = self.vocab.categories(self.synsets_above)
         else:
-            labeller = Labeller(self, self.clip.clip_id, self.features.image_features(probe), sha)
-            concepts = concept_set(self, self.clip, "concepts", read_concepts(Path(self.cfg.concepts)))
-            categories = concept_set(self, self.clip, "categories", list(DEFAULT_CATEGORIES.values()))
+            labeller = self._labeller(self.clip.clip_id, self.features.image_features(probe), sha)
+            concepts = self._concepts("concepts", read_concepts(Path(self.cfg.concepts)))
+            categories = self._concepts("categories", list(DEFAULT_CATEGORIES.values()))
             dissected = [self._dissect_model(key, probe, labeller, concepts) for key in self.models]
             concept_category = label_categories(concepts.words, concepts.feats, categories.feats,
                                                 (r["label"] for d in dissected for r in d.rows))
         for d in dissected:
             for r in d.rows:
                 r["category"] = concept_category.get(r["label"], "other")
-            d.files = write_csvs(self, d.slug, d.rows, d.check)
+            d.files = write_csvs(self.export, d.slug, d.rows, d.check)
         section = build_section(self.cfg, self.study.seed, self.clip.clip_id if self.clip else LABELS_ID, probe, sha, concepts, dissected,
                                 concept_category, skipped)
         self.stats.seconds = time.perf_counter() - start
         return section
+
+    def _labeller(self, clip_id: str, image_feats: torch.Tensor | None, sha: str, code: tuple = ()) -> Labeller:
+        return Labeller(self.cache, self.timings, self.device, seed=self.study.seed, top_k=self.cfg.top_k,
+                        pool=self.cfg.pool, clip_id=clip_id, image_feats=image_feats, probe_sha=sha, code=code)
+
+    def _concepts(self, purpose: str, words: list[str]) -> ConceptSet:
+        return concept_set(self.cache, self.timings, self.device, self.clip, purpose, words)
 
     def _dissect_model(self, key: str, probe: list[ProbeImage], labeller: Labeller,
                        concepts: ConceptSet) -> DissectedModel:
@@ -173,7 +182,7 @@ class DissectionStage(Stage):
             if acts[fc].shape[1] != self.vocab.n_classes:
                 return None
             return self_check.labels_self_check(labeller, who or key, model_id, fc, acts, concepts, self.vocab, rows)
-        classes = concept_set(self, self.clip, f"classes {key}", list(model.class_names))
+        classes = self._concepts(f"classes {key}", list(model.class_names))
         return self_check.self_check(labeller, who or key, model_id, model, fc, acts, classes, rows)
 
     def _strips(self, key: str, probe: list[ProbeImage], layers: list[dict], rows: list[dict]) -> dict[tuple[str, int], str]:

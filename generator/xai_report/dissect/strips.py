@@ -31,7 +31,7 @@ from PIL import Image
 from ..data import load_rgb, prepare
 from ..models import LoadedModel
 from ..progress import Progress
-from .activations import layers_maps
+from ..activations import layers_maps
 
 THUMB = 128
 """Thumbnail side in pixels: a neuron card shows each at 110 px or more (a reviewer must see what is outlined)

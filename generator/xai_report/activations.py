@@ -1,4 +1,5 @@
-"""Neuron activations of a classifier on the probing images, captured with forward hooks.
+"""Neuron activations of a classifier, captured with forward hooks: below both stages (the dissection pools them
+over the probe images, the attribution stage draws the top units' maps, both probe layer shapes).
 
 CLIP-Dissect (Oikarinen & Weng, ICLR 2023, Sec. 3 step 3) summarises each neuron by one number per image:
 a convolutional channel's feature map is averaged over spatial positions (the reference code's default
@@ -15,7 +16,7 @@ from typing import Iterable, Iterator, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from ..models.layers import resolve_layer
+from .models.layers import resolve_layer
 
 Pool = Literal["mean", "max"]
 
@@ -141,3 +142,26 @@ def layers_maps(model: nn.Module, units: Mapping[str, Sequence[int]], image_tens
             raise ValueError(f"layer {name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")
         found[name] = out[:, torch.as_tensor(list(units[name]), dtype=torch.long)]
     return found
+
+
+def output_shapes(module: nn.Module, layers: Sequence[str], x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """The output shape of each named layer of ``module`` on input ``x`` (one forward pass, no autograd).
+
+    Layers whose output is not a tensor are left out. The hooks return None, so the outputs are unchanged.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(layer: str):
+        def hook(_module, _inputs, out) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes.setdefault(layer, tuple(out.shape))
+        return hook
+
+    handles = [resolve_layer(module, layer).register_forward_hook(record(layer)) for layer in layers]
+    try:
+        with torch.inference_mode():
+            module(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes

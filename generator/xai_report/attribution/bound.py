@@ -1,0 +1,109 @@
+"""What the per-image attribution work (:mod:`.image`) needs of a study, in two parts another process can have too.
+
+* :class:`ImageSettings`: the ``[attribution]`` values it reads (layer, target rule, methods, metrics switches,
+  seed, deletion steps, boxes file, stability reruns); frozen and picklable.
+* :class:`BoundModel`: the study's model on a device with everything made from it once: its explainers, its
+  randomised twin (Adebayo et al., NeurIPS 2018) and the map measures' state. It holds modules, so it is not sent
+  to another process: :func:`bind` makes it there from the study, exactly as the stage does here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..activations import output_shapes
+from ..config import Study
+from ..errors import ConfigError
+from ..models.classifiers import LoadedModel
+from ..models.layers import resolve_layer
+from ..stage import load_study_model
+from . import contributions
+from .explainer import Explainer, Settings
+from .map_measures import MapMeasures
+from .methods import METHODS
+from .randomised import Twin, make_twin
+from .subject import Subject
+
+DEFAULT_LOW_RES = (7, 7)
+"""The random baseline's resolution when the target layer's output is not a 4-D feature map."""
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The study's ``[attribution]`` values that the per-image work reads (see :meth:`of`)."""
+
+    layer: str
+    target: str | int
+    """``attribution.target``: ``"predicted"``, ``"label"`` or a class index."""
+    methods: tuple[str, ...]
+    metrics: bool
+    seed: int
+    deletion_steps: int
+
+    @classmethod
+    def of(cls, study: Study) -> ImageSettings:
+        cfg = study.attribution
+        return cls(cfg.layer, cfg.target, tuple(cfg.methods), cfg.metrics, study.seed, cfg.deletion_steps)
+
+
+@dataclass
+class BoundModel:
+    """The study's model, bound to a device, and what is made from it once per process (see :func:`bind`)."""
+
+    model: LoadedModel
+    device: torch.device
+    explainers: dict[str, Explainer]
+    """The study's methods, bound to the model's target layer."""
+    twin: Twin | None
+    """The randomised twin and its explainers (``attribution.randomised_methods``), or None."""
+    measures: MapMeasures
+    subject: Subject = field(init=False)
+    """The model as methods explain it: its module and cache identity."""
+    _head: nn.Linear | str | None = field(default=None, init=False)
+    _layer_hw: tuple[int, int] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.subject = Subject(self.model.module, self.model.cache_id())
+
+    def pooled_head(self, layer: str, x: torch.Tensor) -> nn.Linear | str:
+        """The classifier fed by ``layer``'s global average, or why there is none (found once)."""
+        if self._head is None:
+            self._head = contributions.find_pooled_head(self.model.module, layer, x)
+        return self._head
+
+    def layer_hw(self, layer: str, x: torch.Tensor) -> tuple[int, int]:
+        """Spatial size of ``layer``'s output: the resolution of the random baseline's maps (found once)."""
+        if self._layer_hw is None:
+            shape = output_shapes(self.model.module, [layer], x).get(layer)
+            self._layer_hw = tuple(shape[-2:]) if shape is not None and len(shape) == 4 else DEFAULT_LOW_RES
+        return self._layer_hw
+
+
+def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -> BoundModel:
+    """The study's attribution model (``model`` if given: tests) in eval mode on ``device``, with its explainers,
+    twin and map measures. Raises :class:`ConfigError` naming ``attribution.layer`` or ``attribution.target`` when
+    the model has no such layer or class."""
+    cfg = study.attribution
+    if model is None:
+        model = load_study_model(study, cfg.model, device)
+    else:
+        model.module.to(device).eval()
+    try:
+        layer = resolve_layer(model.module, cfg.layer)
+    except ConfigError as exc:
+        raise ConfigError(f"attribution.layer: {exc}") from None
+    if isinstance(cfg.target, int) and cfg.target >= len(model.class_names):
+        raise ConfigError(f"attribution.target: class {cfg.target} is out of range; "
+                          f"{cfg.model} has classes 0-{len(model.class_names) - 1}")
+    method_tables = {m: cfg.method_table(m) for m in cfg.methods}
+    settings = Settings(cfg.batch_size, layer, model.preprocess, device, study.seed, method_tables)
+    explainers = {m: METHODS[m].make(settings) for m in cfg.methods}
+    twin_methods = list(cfg.methods if cfg.randomised_methods is None else cfg.randomised_methods)
+    twin = make_twin(model, settings, twin_methods, cfg.layer, study.seed) if twin_methods else None
+    measures = MapMeasures(Path(cfg.boxes) if cfg.boxes else None, settings, list(cfg.stability_methods or []),
+                           [study.seed + i for i in range(1, cfg.stability_seeds + 1)])
+    return BoundModel(model, device, explainers, twin, measures)
