@@ -90,9 +90,9 @@ def test_vocabulary_names_are_unique_and_p_rows_sum_to_one():
     assert len(classes_only.names) == 1000
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("labels")
+def planted_probe_study(root: Path) -> Path:
+    """Solid-colour probe photos of the planted classes (WordNet ids in the names, or a labels.csv) and a
+    labels-source study that dissects the planted model's ``mid`` and ``fc``; returns the study file."""
     named, val = root / "named", root / "val"
     named.mkdir()
     val.mkdir()
@@ -133,6 +133,13 @@ top_k = {PER_CLASS}
 batch_size = 8
 strip_images = 3
 """)
+    return study
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labels")
+    study = planted_probe_study(root)
     model = planted_model()
 
     class Injected(DissectionStage):
