@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data import load_rgb
 from ..models import resolve_layer
+from ..numbers import rounded as _r
 from ..store import Artifact
 from . import agreement, boxes, concentration, energy, maps, stability
 from .explainer import Explanation, Settings
@@ -31,13 +32,8 @@ from .methods import METHODS
 if TYPE_CHECKING:  # the stage imports this module
     from .stage import AttributionStage
 
-ROUND = 6
-MEASURES_CODE = (boxes, energy, concentration, maps)
-STABILITY_CODE = (stability, agreement, maps)
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(float(value), ROUND)
+MEASURES_CODE = (boxes, energy, concentration, maps, __name__, "xai_report.numbers")
+STABILITY_CODE = (stability, agreement, maps, "xai_report.numbers")
 
 
 class MapMeasures:

@@ -93,7 +93,7 @@ METHODS: dict[str, Method] = {
             batched=True),
         Method("lime", "LIME",
                "Ribeiro, Singh & Guestrin, \"Why Should I Trust You?\": Explaining the Predictions of Any Classifier, KDD 2016",
-               make=LimeExplainer, code=(lime_explainer, inference, *SHARED),
+               make=LimeExplainer, code=(lime_explainer, inference, "xai_report.numbers", *SHARED),
                libraries=("lime", "scikit-image", "scikit-learn", "pillow")),
         Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", make=rise.RiseExplainer, code=(rise, inference, *SHARED)),
     ]

@@ -25,6 +25,7 @@ from ..config import AttributionConfig, Study
 from ..data import wnid_of
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
+from ..numbers import rounded
 from ..progress import Progress
 from ..stage import Stage, output_shapes
 from ..store import Artifact, ArtifactStore
@@ -36,7 +37,7 @@ from .inputs import ImageInput, load_inputs, target_for
 from .methods import METHODS
 
 TOP_K = 5
-METRICS_CODE = (per_image, faithfulness, agreement, maps, perturbation, inference, explainer, data)
+METRICS_CODE = (per_image, faithfulness, agreement, maps, perturbation, inference, explainer, data, "xai_report.numbers")
 """Our modules behind the per-image metrics."""
 DEFAULT_LOW_RES = (7, 7)
 """The random baseline's resolution when the target layer's output is not a 4-D feature map."""
@@ -204,10 +205,10 @@ class AttributionStage(Stage):
             "file": item.path.name,
             "sha256": item.sha256,
             "true_class": None if true_index is None else {"index": true_index, "name": names[true_index], "wnid": wnid},
-            "predictions": [{"index": int(k), "name": names[k], "probability": round(float(probs[k]), 6)} for k in top],
+            "predictions": [{"index": int(k), "name": names[k], "probability": rounded(probs[k])} for k in top],
             "correct": None if true_index is None else bool(int(top[0]) == true_index),
             "target": {"index": class_index, "name": names[class_index], "rule": rule, "why": why,
-                       "probability": round(float(probs[class_index]), 6)},
+                       "probability": rounded(probs[class_index])},
             "photo": self.export(f"overlays/{item.image_id}_photo.jpg", overlays.photo(item.prepared.rgb)),
             "methods": {},
         }

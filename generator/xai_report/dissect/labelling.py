@@ -13,6 +13,7 @@ from dataclasses import fields
 
 import torch
 
+from ..numbers import rounded as _r
 from ..stage import Stage
 from ..store import Artifact
 from .clip_text import LIBRARIES as CLIP_LIBRARIES
@@ -28,15 +29,12 @@ NULL = {"quantile": 0.95, "shuffles": 1}
 """Null threshold: one shuffle of a whole layer already gives as many null scores as the layer has neurons."""
 LABELS_K = 5
 """Concepts kept per neuron: the label and four runners-up."""
-LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", "xai_report.dissect.quality", __name__) + CLIP_IMAGE_CODE + TEXT_CODE \
+LABELS_CODE = ("xai_report.dissect.wpmi", "xai_report.dissect.null", "xai_report.dissect.quality", __name__,
+               "xai_report.numbers") + CLIP_IMAGE_CODE + TEXT_CODE \
     + ACTIVATIONS_CODE
 """The code labels come from, with the code of their inputs (CLIP features, activations), whose values the key
 does not otherwise see: part of their cache key."""
 LABELS_LIBRARIES = CLIP_LIBRARIES + MODEL_LIBRARIES
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def compute_labels(p: torch.Tensor, acts: torch.Tensor, words: list[str], top_k: int, null: dict | None,

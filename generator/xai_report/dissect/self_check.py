@@ -15,16 +15,13 @@ from __future__ import annotations
 import torch
 
 from ..models import LoadedModel
+from ..numbers import rounded as _r
 from .concepts import ConceptSet
 from .label_concepts import LabelVocabulary
 from .labelling import LABELS_K, Labeller
 
 MISSES_SHOWN = 20
 """fc neurons whose top-1 label is not their class, listed on the overview page."""
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def applies(model: LoadedModel, acts: dict[str, torch.Tensor], layer: str | None) -> bool:
