@@ -21,7 +21,7 @@ from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, Grad
                               HiResCAM, LayerCAM, ScoreCAM, XGradCAM)
 from pytorch_grad_cam.base_cam import BaseCAM
 
-from .. import data
+from .. import data, numbers
 from . import ablation_cam, cam_support, explainer, inference, lime_explainer, overlays, score_cam, split
 from . import cam as cam_adapter
 from .ablation_cam import FastAblationCAM
@@ -93,7 +93,7 @@ METHODS: dict[str, Method] = {
             batched=True),
         Method("lime", "LIME",
                "Ribeiro, Singh & Guestrin, \"Why Should I Trust You?\": Explaining the Predictions of Any Classifier, KDD 2016",
-               make=LimeExplainer, code=(lime_explainer, inference, "xai_report.numbers", *SHARED),
+               make=LimeExplainer, code=(lime_explainer, inference, numbers, *SHARED),
                libraries=("lime", "scikit-image", "scikit-learn", "pillow")),
         Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", make=rise.RiseExplainer, code=(rise, inference, *SHARED)),
     ]

@@ -9,6 +9,9 @@ from pydantic import ConfigDict
 
 from .base import Record
 
+FOLDERS = ("maps/", "overlays/")
+"""Where an image record's raw results lie in the output folder."""
+
 
 class TrueClass(Record):
     index: int
@@ -199,8 +202,9 @@ class ImageRecord(Record):
     metrics: Optional[Metrics] = None
 
     def files(self) -> list[str]:
-        """Every output-relative path this record names, in order (photo, maps, overlays, unit maps, ...)."""
-        return list(_strings(self.model_dump(mode="json", exclude_unset=True)))
+        """Every output-relative path this record names (``maps/...``, ``overlays/...``), in order: the photo, each
+        method's map and overlay and its own arrays, the unit maps, the randomised model's overlays, ..."""
+        return [v for v in _strings(self.model_dump(mode="json", exclude_unset=True)) if v.startswith(FOLDERS)]
 
 
 def _strings(value: Any) -> Iterator[str]:
