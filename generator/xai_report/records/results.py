@@ -36,7 +36,7 @@ class Results(Record):
 
     def dump(self) -> dict[str, Any]:
         """The file's JSON value: fields a stage left out stay out (absence and null differ, as before)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True) | {"schema_version": self.schema_version}
+        return {"schema_version": self.schema_version, **self.model_dump(mode="json", by_alias=True, exclude_unset=True)}
 
     def text(self) -> str:
         """The file's text (2-space indent, keys in schema order, one final newline)."""
