@@ -103,13 +103,13 @@ def test_evidence_is_summed_per_concept_and_per_wordnet_ancestor():
     labels = {0: neurons.UnitLabel("flamingo", True, 1.0, 0.5), 1: neurons.UnitLabel("bird", False, 0.1, 0.5),
               2: neurons.UnitLabel("water", True, 1.0, 0.5), 3: neurons.UnitLabel("flamingo", False, 0.1, 0.5)}
     found = filled({"layer": "bn2", "contributions": [3.0, 1.0, -2.0, 4.0, 2.0], "positive_total": 10.0}, Neurons)
-    groups = {g["concept"]: g for g in neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})}
-    assert groups["flamingo"]["units"] == 2 and groups["flamingo"]["trusted"] == 1
-    assert abs(groups["flamingo"]["share"] - 0.7) < 1e-9  # units 0 and 3: 3 + 4 of 10
-    assert groups["bird"]["units"] == 3 and abs(groups["bird"]["share"] - 0.8) < 1e-9  # flamingo units are below bird
-    assert groups["bird"]["below"] == 2 and groups["water"]["share"] == 0.0  # negative evidence is not positive
+    groups = {g.concept: g for g in neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})}
+    assert groups["flamingo"].units == 2 and groups["flamingo"].trusted == 1
+    assert abs(groups["flamingo"].share - 0.7) < 1e-9  # units 0 and 3: 3 + 4 of 10
+    assert groups["bird"].units == 3 and abs(groups["bird"].share - 0.8) < 1e-9  # flamingo units are below bird
+    assert groups["bird"].below == 2 and groups["water"].share == 0.0  # negative evidence is not positive
     ranked = neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})
-    assert [g["concept"] for g in ranked] == ["bird", "flamingo", "water"]
+    assert [g.concept for g in ranked] == ["bird", "flamingo", "water"]
     sentence = neurons.evidence_sentence(ranked, "flamingo")
     assert "3 units labelled bird or a concept below it give 80%" in sentence
     assert neurons.concept_evidence(found.model_copy(update={"positive_total": 0.0}), labels, {}) == []

@@ -14,7 +14,8 @@ from xai_report.config import load_study
 from xai_report.errors import XaiReportError
 from xai_report.paths import TEMPLATES_DIR
 from xai_report.records import SCHEMA_VERSION, Results
-from xai_report.results import RESULTS_FILE, SCHEMA_FILE, load_results, schema_text, typed, write_results
+from xai_report.results import (RESULTS_FILE, SCHEMA_FILE, load_results, read_results, schema_text, typed,
+                                write_results)
 
 from conftest import write_study
 from records_fill import filled
@@ -113,6 +114,18 @@ def test_an_old_results_json_is_one_line_naming_the_file_and_the_field(tmp_path,
     message = str(found.value)
     assert str(study.output_path / RESULTS_FILE) in message and "attribution.comparison" in message
     assert "xai-report build" in message and "\n" not in message
+
+
+def test_a_build_keeps_only_sections_of_its_own_schema_version(tmp_path, image_folder):
+    """``xai-report attribute`` keeps the dissection section of the last build, unless that build wrote another
+    schema version: then its sections would not fit the records, and the build starts from none."""
+    study = load_study(write_study(tmp_path, image_folder))
+    study.output_path.mkdir(parents=True, exist_ok=True)
+    value = results_json()
+    (study.output_path / RESULTS_FILE).write_text(json.dumps(value))
+    assert read_results(study) == value
+    (study.output_path / RESULTS_FILE).write_text(json.dumps({**value, "schema_version": SCHEMA_VERSION - 1}))
+    assert read_results(study) == {}
 
 
 def test_templates_read_results_without_fallbacks():

@@ -31,8 +31,11 @@ def _read(path: Path) -> dict:
 
 
 def read_results(study: Study) -> dict:
-    """The study's ``results.json`` as plain JSON ({} before the first build): the sections a build keeps."""
-    return _read(study.output_path / RESULTS_FILE)
+    """The study's ``results.json`` as plain JSON: the sections a build keeps when it runs only some stages. {}
+    before the first build, and when the file follows another schema version (its sections would not fit the
+    records; the build writes the sections it runs, and another ``build`` the rest)."""
+    found = _read(study.output_path / RESULTS_FILE)
+    return found if found.get("schema_version") == SCHEMA_VERSION else {}
 
 
 def load_results(study: Study) -> Results | None:

@@ -41,8 +41,22 @@ def concept_ancestors(results: Results) -> dict[str, list[str]]:
     return (results.dissection.concepts.ancestors if results.dissection else None) or {}
 
 
+@dataclass(frozen=True)
+class ConceptGroup:
+    """The units whose label is a concept or (labels source) lies below it in WordNet, on one image page."""
+
+    concept: str
+    units: int
+    trusted: int
+    """Units whose label clears the layer's tests."""
+    share: float
+    """Their part of the explained logit's positive evidence."""
+    below: int
+    """Units labelled with a concept below this one (not this one itself)."""
+
+
 def concept_evidence(neurons: Neurons, labels: dict[int, UnitLabel], ancestors: dict[str, list[str]],
-                     limit: int = CONCEPTS_SHOWN) -> list[dict]:
+                     limit: int = CONCEPTS_SHOWN) -> list[ConceptGroup]:
     """The explained logit's positive evidence summed per concept: for every concept, the units labelled with it
     or (labels source) with a concept below it in WordNet, their count, how many of those labels are trusted,
     and their share of the positive evidence; the ``limit`` largest shares first (ties by name)."""
@@ -62,18 +76,19 @@ def concept_evidence(neurons: Neurons, labels: dict[int, UnitLabel], ancestors: 
             g["own"] += int(concept == lab.label)
             g["positive"] += max(c, 0.0)
     ranked = sorted(groups.values(), key=lambda g: (-g["positive"], g["concept"]))[:limit]
-    return [{**g, "share": g["positive"] / total, "below": g["units"] - g["own"]} for g in ranked]
+    return [ConceptGroup(g["concept"], g["units"], g["trusted"], g["positive"] / total, g["units"] - g["own"])
+            for g in ranked]
 
 
-def evidence_sentence(groups: list[dict], target: str) -> str:
+def evidence_sentence(groups: list[ConceptGroup], target: str) -> str:
     """The largest concept group in words ("units labelled bird or below it give 31% of the positive evidence
     for flamingo"), with how many of their labels are trusted."""
     if not groups:
         return ""
     g = groups[0]
-    where = "or a concept below it " if g["below"] else ""
-    return (f"The {g['units']} units labelled {g['concept']} {where}give {100 * g['share']:.0f}% of the positive "
-            f"evidence for {target}; {g['trusted']} of their labels clear the layer's tests.")
+    where = "or a concept below it " if g.below else ""
+    return (f"The {g.units} units labelled {g.concept} {where}give {100 * g.share:.0f}% of the positive "
+            f"evidence for {target}; {g.trusted} of their labels clear the layer's tests.")
 
 
 def coverage(neurons: Neurons) -> str:
