@@ -284,9 +284,9 @@ def test_claims_page_and_home_count(tmp_path, image_folder):
     text = study_file.read_text()
     study_file.write_text(f'claims = "{claims_file(tmp_path, CLAIMS).as_posix()}"\n' + text)
     tested = claim_verdicts(load_study(study_file), results())
-    assert tested["counts"] == {"total": 17, SUPPORTED: 9, CONTRADICTED: 6, UNTESTABLE: 2}
-    assert [t["name"] for t in tested["topics"]] == ["CAMs", "LIME", "LIME vs CAMs", "Dissection"]
-    assert [r["number"] for t in tested["topics"] for r in t["rows"]] == list(range(1, 18))
+    assert tested.counts == {"total": 17, SUPPORTED: 9, CONTRADICTED: 6, UNTESTABLE: 2}
+    assert [t.name for t in tested.topics] == ["CAMs", "LIME", "LIME vs CAMs", "Dissection"]
+    assert [r.number for t in tested.topics for r in t.rows] == list(range(1, 18))
     env = environment(TEMPLATES_DIR)
     (page,) = claims_pages(tested)(results(), {})
     text = env.get_template(page.template).render(**page.context, tested_claims=tested, root=Safe("../"))

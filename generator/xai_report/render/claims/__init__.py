@@ -7,8 +7,9 @@ and verdict, computed by the rule engine (:mod:`.engine`) from ``results.json``;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 from ...config import Study
 from ...config.claims import ClaimsFile, load_claims
@@ -51,16 +52,75 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _row(j: Judged, results: Results, titles: dict[str, str], method_titles: dict[str, str]) -> dict:
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim as the Claims page shows it: its words, subject, rule, numbers and verdict."""
+
+    number: int
+    id: str
+    """The row's anchor (``claim-<id>``)."""
+    short: str
+    topic: str
+    quote: str
+    verdict: str
+    models: list[str]
+    layer: Optional[str]
+    methods: list[str]
+    method_titles: list[str]
+    images: list[str]
+    """The named images' titles."""
+    measurement: str
+    rule: str
+    numbers: list[str]
+    reason: str
+    notes: list[str]
+    why: str
+    evidence: str
+    """The evidence page when this build writes it, else ''."""
+
+
+@dataclass(frozen=True)
+class ClaimNote:
+    """An observation of the claims file about one image."""
+
+    image: str
+    title: str
+    text: str
+    page: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    rows: list[ClaimRow]
+
+
+@dataclass(frozen=True)
+class ClaimVerdicts:
+    """Everything the Claims page and the home page's count show."""
+
+    title: str
+    source: str
+    note: str
+    counts: dict[str, int]
+    topics: list[Topic]
+    roles: dict[str, str]
+    """How the page names each model role."""
+    notes: list[ClaimNote]
+    page: str
+    page_notes: list[str]
+
+
+def _row(number: int, j: Judged, results: Results, titles: dict[str, str], method_titles: dict[str, str]) -> ClaimRow:
     c = j.claim
-    return {
-        "id": "claim-" + slugify(c.id).lower(), "short": _short(c.quote), "topic": c.topic, "quote": c.quote, "verdict": j.verdict,
-        "models": c.models, "layer": c.layer, "methods": c.methods,
-        "method_titles": [method_titles.get(m, m) for m in c.methods],
-        "images": [titles.get(i, i) for i in c.images], "measurement": j.measurement, "rule": j.rule,
-        "numbers": [_capital(n) for n in j.numbers], "reason": _capital(j.reason), "notes": j.notes, "why": c.why,
-        "evidence": _evidence(c.evidence, results),
-    }
+    return ClaimRow(
+        number=number, id="claim-" + slugify(c.id).lower(), short=_short(c.quote), topic=c.topic, quote=c.quote,
+        verdict=j.verdict, models=c.models, layer=c.layer, methods=c.methods,
+        method_titles=[method_titles.get(m, m) for m in c.methods],
+        images=[titles.get(i, i) for i in c.images], measurement=j.measurement, rule=j.rule,
+        numbers=[_capital(n) for n in j.numbers], reason=_capital(j.reason), notes=j.notes, why=c.why,
+        evidence=_evidence(c.evidence, results),
+    )
 
 
 def _role_names(claims: ClaimsFile, att: AttributionSection | None) -> dict[str, str]:
@@ -75,7 +135,7 @@ def _role_names(claims: ClaimsFile, att: AttributionSection | None) -> dict[str,
     return names
 
 
-def claim_verdicts(study: Study, results: Results) -> dict | None:
+def claim_verdicts(study: Study, results: Results) -> ClaimVerdicts | None:
     """The claims of the study's claims file judged against ``results`` (None when it names no file)."""
     if not study.claims:
         return None
@@ -84,26 +144,18 @@ def claim_verdicts(study: Study, results: Results) -> dict | None:
     att = results.attribution
     titles = {r.id: r.title for r in att.images} if att else {}
     method_titles = att.titles() if att else {}
-    rows = [_row(j, results, titles, method_titles) for j in judged]
-    topics = list(dict.fromkeys(r["topic"] for r in rows))
-    rows = sorted(rows, key=lambda r: topics.index(r["topic"]))  # numbered in the order the page shows them
-    for number, row in enumerate(rows, start=1):
-        row["number"] = number
-    notes = [{"image": n.image, "title": _capital(titles.get(n.image, n.image)), "text": n.text,
-              "page": _evidence(f"attribution/images/{n.image}.md", results)} for n in claims.notes]
-    return {"title": claims.title, "source": claims.source, "note": claims.note, "counts": counts(judged),
-            "topics": [{"name": t, "rows": [r for r in rows if r["topic"] == t]} for t in topics],
-            "roles": _role_names(claims, att),
-            "notes": notes, "page": PAGE,
-            "page_notes": list(dict.fromkeys(j.tested_on for j in judged if j.tested_on))}
+    topics = list(dict.fromkeys(j.claim.topic for j in judged))
+    ordered = sorted(judged, key=lambda j: topics.index(j.claim.topic))  # numbered in the order the page shows them
+    rows = [_row(number, j, results, titles, method_titles) for number, j in enumerate(ordered, start=1)]
+    notes = [ClaimNote(n.image, _capital(titles.get(n.image, n.image)), n.text,
+                       _evidence(f"attribution/images/{n.image}.md", results)) for n in claims.notes]
+    return ClaimVerdicts(title=claims.title, source=claims.source, note=claims.note, counts=counts(judged),
+                        topics=[Topic(t, [r for r in rows if r.topic == t]) for t in topics],
+                        roles=_role_names(claims, att), notes=notes, page=PAGE,
+                        page_notes=list(dict.fromkeys(j.tested_on for j in judged if j.tested_on)))
 
 
-def image_notes(tested: dict | None, image_id: str) -> list[str]:
-    """The claims file's observations about one image (for its page)."""
-    return [n["text"] for n in (tested or {}).get("notes", []) if n["image"] == image_id]
-
-
-def claims_pages(tested: dict | None) -> Callable[[Results, dict], Iterator[Page]]:
+def claims_pages(tested: ClaimVerdicts | None) -> Callable[[Results, dict], Iterator[Page]]:
     """The page producer: the Claims page when the study has a claims file."""
     def produce(results: Results, timings: dict) -> Iterator[Page]:
         if tested is not None:
@@ -111,4 +163,4 @@ def claims_pages(tested: dict | None) -> Callable[[Results, dict], Iterator[Page
     return produce
 
 
-__all__ = ["RULES", "claim_verdicts", "claims_pages", "image_notes"]
+__all__ = ["RULES", "ClaimRow", "ClaimVerdicts", "claim_verdicts", "claims_pages"]
