@@ -44,8 +44,8 @@ def load_results(study: Study) -> Results | None:
     path = study.output_path / RESULTS_FILE
     if not path.is_file():
         return None
-    try:
-        return Results.model_validate_json(path.read_bytes())
+    try:  # json, not pydantic's parser: a non-UTF-8 file name is a lone surrogate escape there, valid JSON for json
+        return Results.model_validate(json.loads(path.read_text()))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
