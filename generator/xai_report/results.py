@@ -44,8 +44,13 @@ def load_results(study: Study) -> Results | None:
     path = study.output_path / RESULTS_FILE
     if not path.is_file():
         return None
-    try:  # json, not pydantic's parser: a non-UTF-8 file name is a lone surrogate escape there, valid JSON for json
-        return Results.model_validate(json.loads(path.read_text()))
+    found = json.loads(path.read_text())  # not pydantic's parser: it refuses the lone surrogate escape of a
+    version = found.get("schema_version")  # non-UTF-8 file name, which is valid JSON
+    if version != SCHEMA_VERSION:
+        raise XaiReportError(f"{path}: schema_version {version} (this xai-report reads {SCHEMA_VERSION}); "
+                             "run xai-report build to rewrite it")
+    try:
+        return Results.model_validate(found)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
