@@ -9,9 +9,12 @@ from xai_report.config import load_study
 from xai_report.config.claims import TEST_KINDS, load_claims
 from xai_report.errors import ConfigError
 from xai_report.paths import STUDIES_DIR, TEMPLATES_DIR
+from xai_report.records import Results
 from xai_report.render.claims import RULES, claim_verdicts, claims_pages
 from xai_report.render.claims.engine import CONTRADICTED, SUPPORTED, UNTESTABLE, judge_all
 from xai_report.render.markdown import Safe, environment
+
+from records_fill import filled
 
 from conftest import write_study
 
@@ -47,7 +50,7 @@ def record(image_id, boxes, per_method, region, stability):
             "seed_stability": {"lime": {"seeds": [0, 1, 2], "mean_spearman": stability}}}
 
 
-def results(with_dissection=True):
+def results(with_dissection=True) -> Results:
     boxed = {"count": 1, "objects": ["fish"], "area_share": 0.4}
     images = [
         # Grad-CAM broadest everywhere; Score-CAM highest energy on 2 of 2 boxed images
@@ -67,7 +70,7 @@ def results(with_dissection=True):
         layer4 = {"name": "layer4", "units": [{"unit": 0, "label": "scales"}, {"unit": 1, "label": "fur"}]}
         found["dissection"] = {"models": [{"key": "r18", "slug": "r18", "label": "R18", "weights_id": "torchvision:resnet18:IMAGENET1K_V1",
                                            "summary": summary, "layers": [layer4]}], "comparisons": []}
-    return found
+    return filled(found)
 
 
 def claims_file(tmp_path, body: str) -> Path:
@@ -281,9 +284,9 @@ def test_claims_page_and_home_count(tmp_path, image_folder):
     text = study_file.read_text()
     study_file.write_text(f'claims = "{claims_file(tmp_path, CLAIMS).as_posix()}"\n' + text)
     tested = claim_verdicts(load_study(study_file), results())
-    assert tested["counts"] == {"total": 17, SUPPORTED: 9, CONTRADICTED: 6, UNTESTABLE: 2}
-    assert [t["name"] for t in tested["topics"]] == ["CAMs", "LIME", "LIME vs CAMs", "Dissection"]
-    assert [r["number"] for t in tested["topics"] for r in t["rows"]] == list(range(1, 18))
+    assert tested.counts == {"total": 17, SUPPORTED: 9, CONTRADICTED: 6, UNTESTABLE: 2}
+    assert [t.name for t in tested.topics] == ["CAMs", "LIME", "LIME vs CAMs", "Dissection"]
+    assert [r.number for t in tested.topics for r in t.rows] == list(range(1, 18))
     env = environment(TEMPLATES_DIR)
     (page,) = claims_pages(tested)(results(), {})
     text = env.get_template(page.template).render(**page.context, tested_claims=tested, root=Safe("../"))

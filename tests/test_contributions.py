@@ -9,8 +9,10 @@ from torch import nn
 
 from xai_report.attribution import contributions
 from xai_report.data import list_images, load_rgb, prepare
+from xai_report.records import Neurons
 
 from conftest import STUDY_IMAGES, TinyNet
+from records_fill import filled
 
 
 def test_tiny_model_head_is_found_and_the_parts_add_up_to_the_logit():
@@ -79,35 +81,35 @@ def test_decomposition_sums_to_the_logit_on_every_study_image(effnet):
 def test_page_labels_come_from_the_same_model_and_layer_of_the_dissection():
     from xai_report.render import neurons
 
-    results = {"dissection": {"models": [
+    results = filled({"dissection": {"models": [
         {"key": "other", "layers": [{"name": "bn2", "units": [{"unit": 0, "label": "wrong", "semantic": True}]}]},
         {"key": "m", "layers": [{"name": "blocks.5", "units": [{"unit": 0, "label": "wrong", "semantic": True}]},
                                 {"name": "bn2", "threshold": 1.5,
                                  "units": [{"unit": 0, "label": "fish", "semantic": True, "similarity": 2.0},
-                                           {"unit": 1, "label": "water", "semantic": False, "similarity": 1.0}]}]}]}}
+                                           {"unit": 1, "label": "water", "semantic": False, "similarity": 1.0}]}]}]}})
     assert neurons.unit_labels(results, "m", "bn2") == {
-        0: {"label": "fish", "semantic": True, "score": 2.0, "threshold": 1.5},
-        1: {"label": "water", "semantic": False, "score": 1.0, "threshold": 1.5}}
-    assert neurons.unit_labels(results, "m", "fc") == {} and neurons.unit_labels({}, "m", "bn2") == {}
-    spread = {"units": [{"contribution": 2.0}, {"contribution": 1.0}], "shown_share": 0.15, "units_positive": 40}
-    assert "only 15%" in neurons.coverage(spread) and "38 positive units" in neurons.coverage(spread)
-    assert "60%" in neurons.coverage({**spread, "shown_share": 0.6})
+        0: neurons.UnitLabel("fish", True, 2.0, 1.5), 1: neurons.UnitLabel("water", False, 1.0, 1.5)}
+    assert neurons.unit_labels(results, "m", "fc") == {} and neurons.unit_labels(filled({}), "m", "bn2") == {}
+    spread = {"layer": "bn2", "units": [{"contribution": 2.0}, {"contribution": 1.0}], "shown_share": 0.15,
+              "units_positive": 40}
+    assert "only 15%" in neurons.coverage(filled(spread, Neurons)) and "38 positive units" in neurons.coverage(filled(spread, Neurons))
+    assert "60%" in neurons.coverage(filled({**spread, "shown_share": 0.6}, Neurons))
 
 
 def test_evidence_is_summed_per_concept_and_per_wordnet_ancestor():
     """Positive contributions add up per label and, with the labels source's hierarchy, per ancestor."""
     from xai_report.render import neurons
 
-    labels = {0: {"label": "flamingo", "semantic": True}, 1: {"label": "bird", "semantic": False},
-              2: {"label": "water", "semantic": True}, 3: {"label": "flamingo", "semantic": False}}
-    found = {"contributions": [3.0, 1.0, -2.0, 4.0, 2.0], "positive_total": 10.0}
-    groups = {g["concept"]: g for g in neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})}
-    assert groups["flamingo"]["units"] == 2 and groups["flamingo"]["trusted"] == 1
-    assert abs(groups["flamingo"]["share"] - 0.7) < 1e-9  # units 0 and 3: 3 + 4 of 10
-    assert groups["bird"]["units"] == 3 and abs(groups["bird"]["share"] - 0.8) < 1e-9  # flamingo units are below bird
-    assert groups["bird"]["below"] == 2 and groups["water"]["share"] == 0.0  # negative evidence is not positive
+    labels = {0: neurons.UnitLabel("flamingo", True, 1.0, 0.5), 1: neurons.UnitLabel("bird", False, 0.1, 0.5),
+              2: neurons.UnitLabel("water", True, 1.0, 0.5), 3: neurons.UnitLabel("flamingo", False, 0.1, 0.5)}
+    found = filled({"layer": "bn2", "contributions": [3.0, 1.0, -2.0, 4.0, 2.0], "positive_total": 10.0}, Neurons)
+    groups = {g.concept: g for g in neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})}
+    assert groups["flamingo"].units == 2 and groups["flamingo"].trusted == 1
+    assert abs(groups["flamingo"].share - 0.7) < 1e-9  # units 0 and 3: 3 + 4 of 10
+    assert groups["bird"].units == 3 and abs(groups["bird"].share - 0.8) < 1e-9  # flamingo units are below bird
+    assert groups["bird"].below == 2 and groups["water"].share == 0.0  # negative evidence is not positive
     ranked = neurons.concept_evidence(found, labels, {"flamingo": ["bird"]})
-    assert [g["concept"] for g in ranked] == ["bird", "flamingo", "water"]
+    assert [g.concept for g in ranked] == ["bird", "flamingo", "water"]
     sentence = neurons.evidence_sentence(ranked, "flamingo")
     assert "3 units labelled bird or a concept below it give 80%" in sentence
-    assert neurons.concept_evidence({**found, "positive_total": 0.0}, labels, {}) == []
+    assert neurons.concept_evidence(found.model_copy(update={"positive_total": 0.0}), labels, {}) == []

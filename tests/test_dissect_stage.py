@@ -25,6 +25,7 @@ from xai_report.dissect import strips as strips_module
 from xai_report.dissect.stage import DissectionStage
 from xai_report.models import LoadedClip, LoadedModel, Preprocess
 from xai_report.paths import DATA_DIR, REPO_ROOT
+from xai_report.records import DissectionSection
 from xai_report.render.dissection_text import claims, headlines
 from xai_report.render.site import render_site
 
@@ -183,9 +184,9 @@ def test_summaries_count_the_real_neurons(built):
     comp = section["comparisons"][0]
     assert (comp["a"], comp["b"], comp["n"]) == ("imnet", "places", 50)
     assert "claims" not in section and "headlines" not in section  # sentences are made in render
-    claimed = claims(section)
+    claimed = claims(DissectionSection.model_validate(section))
     assert claimed["any_claim"] and claimed["overlap"]["claimed"] == "38.0%"
-    assert any("self-check" in line for line in headlines(section))
+    assert any("self-check" in line for line in headlines(DissectionSection.model_validate(section)))
 
 
 def test_csvs_have_the_reference_columns_and_one_row_per_neuron(built):
@@ -312,8 +313,8 @@ def test_render_makes_the_sentences_from_the_numbers(built):
     section = built["section"]
     assert claims(None) is None and headlines(None) == []
     other = {**section, "models": [{**m, "weights_id": "test:other"} for m in section["models"]]}
-    table = claims(other)
+    table = claims(DissectionSection.model_validate(other))
     assert not table["any_claim"] and table["overlap"] is None
     assert {cell["claimed"] for row in table["rows"] for cell in row["models"].values()} == {"not claimed"}
     total = sum(m["summary"]["neurons"] for m in section["models"])
-    assert headlines(section)[0].startswith(f"Dissection: {total} neurons of 2 model(s)")
+    assert headlines(DissectionSection.model_validate(section))[0].startswith(f"Dissection: {total} neurons of 2 model(s)")

@@ -19,9 +19,11 @@ from xai_report.cli import main
 from xai_report.config import AttributionConfig
 from xai_report.data import PreparedImage
 from xai_report.models import Preprocess
+from xai_report.records import AttributionSection, ConfidenceVsAgreement
 from xai_report.render import attribution_text
 
 from conftest import tiny_loaded_model, write_study
+from records_fill import filled
 
 ATTRIBUTION = Path(registry.__file__).parent
 SIDE = 16
@@ -114,7 +116,7 @@ def test_a_new_non_cam_method_flows_through_stage_metrics_and_pages(tmp_path, im
     assert set(agreement) == {"pairs", "blocks"} and set(agreement["blocks"]) == {"gradcam"}
     assert set(record["metrics"]["faithfulness"]["methods"]) == {"gradcam", "blocks"}
     rows = {r["method"]: r for r in section["comparison"]["methods"]}
-    assert rows["gradcam"]["blocks_superpixel_spearman"]["n"] == 2 and rows["blocks"]["blocks_superpixel_spearman"] is None
+    assert rows["gradcam"]["region_agreement"]["blocks"]["n"] == 2 and rows["blocks"]["region_agreement"]["blocks"] is None
     page = (site / "attribution" / "images" / f"{record['id']}.md").read_text()
     assert "Superpixel Spearman with Blocks" in page and "| Blocks |" in page
     assert "Agreement with Blocks (superpixel Spearman)" in (site / "attribution" / "comparison.md").read_text()
@@ -167,20 +169,20 @@ def _section(rho, p, n=10):
     cva = {"points": [], "spearman": rho, "p_value": p, "n": n}
     row = {"method": "gradcam", "deletion_auc": {"mean": 0.1834, "std": 0.01, "n": n}, "beats_random_deletion": 4,
            "images": n}
-    return {"methods": [{"name": "gradcam", "title": "Grad-CAM"}, {"name": "lime", "title": "LIME"}],
-            "images": [{"methods": {"gradcam": {}, "lime": {"segments": "x"}}}],
-            "comparison": {"methods": [row], "confidence_vs_agreement": cva}}
+    return filled({"methods": [{"name": "gradcam", "title": "Grad-CAM"}, {"name": "lime", "title": "LIME"}],
+                   "images": [{"methods": {"gradcam": {}, "lime": {"segments": "x"}}}],
+                   "comparison": {"methods": [row], "confidence_vs_agreement": cva}}, AttributionSection)
 
 
 def test_verdict_and_headlines_read_the_numbers():
     section = _section(0.61, 0.03)
-    cva = section["comparison"]["confidence_vs_agreement"]
+    cva = section.comparison.confidence_vs_agreement
     assert attribution_text.verdict(cva, "LIME") == (
         "across 10 images, CAM-LIME agreement and the model's confidence have Spearman rho = 0.61 (p = 0.03): "
         "our data supports the study's claim that methods agree more on clear images")
-    assert "leans towards" in attribution_text.verdict(_section(0.2, 0.4)["comparison"]["confidence_vs_agreement"])
-    assert "does not support" in attribution_text.verdict(_section(-0.2, 0.4)["comparison"]["confidence_vs_agreement"])
-    assert attribution_text.verdict({"spearman": None, "p_value": None, "n": 2}) == (
+    assert "leans towards" in attribution_text.verdict(_section(0.2, 0.4).comparison.confidence_vs_agreement)
+    assert "does not support" in attribution_text.verdict(_section(-0.2, 0.4).comparison.confidence_vs_agreement)
+    assert attribution_text.verdict(ConfidenceVsAgreement(points=[], spearman=None, p_value=None, n=2)) == (
         "too few images with both LIME and a CAM to test the claim")
     assert attribution_text.headlines(section) == [
         "Most faithful by deletion AUC (lower is better): Grad-CAM (0.183 on average); it beats a smooth random map "
@@ -188,4 +190,4 @@ def test_verdict_and_headlines_read_the_numbers():
         "Grad-CAM deletes slower than a random map on most images (6 of 10).",
         "Simple vs ambiguous images: " + attribution_text.verdict(cva, "LIME") + ".",
     ]
-    assert attribution_text.headlines({"methods": []}) == []
+    assert attribution_text.headlines(filled({"methods": []}, AttributionSection)) == []

@@ -16,10 +16,12 @@ from xai_report.config import load_study
 from xai_report.errors import ConfigError
 from xai_report.paths import TEMPLATES_DIR
 from xai_report.progress import Progress
+from xai_report.records import DissectedModel, DissectionSection, Layer
 from xai_report.render import links, publish
 from xai_report.render.markdown import Safe, environment
 
 from conftest import STUDY_IMAGES
+from records_fill import filled
 
 HOSTILE = "<b>x</b> [y](javascript:alert(1))"
 
@@ -30,12 +32,12 @@ def _unit(unit: int, label: str, score: float, semantic: bool, dead: bool = Fals
             "strip": f"dissection/strips/m/l/{unit}.jpg", **extra}
 
 
-def _render_layer(layer: dict, unit_images: dict) -> str:
+def _render_layer(layer: dict, layer_images: dict) -> str:
     env = environment(TEMPLATES_DIR)
-    env.undefined = jinja2.ChainableUndefined  # the lead's summary above the cards may name more fields
+    dis = filled({"parameters": {"strip_images": 5, "random_null_quantile": 0.95}}, DissectionSection)
     text = env.get_template("dissection_layer.md.j2").render(
-        model={"label": "M", "key": "m", "slug": "m"}, layer=layer, dis={"parameters": {"strip_images": 5}},
-        source="", root=Safe("../../"), unit_images=unit_images, raw=False)
+        model=filled({"label": "M", "key": "m", "slug": "m"}, DissectedModel), layer=filled(layer, Layer), dis=dis,
+        source="", root=Safe("../../"), layer_images=layer_images, raw=False)
     return markdown.Markdown(extensions=["tables", "attr_list", "md_in_html", "admonition", "pymdownx.details",
                                          "meta"]).convert(text)
 
@@ -46,7 +48,7 @@ def test_neuron_cards_show_score_threshold_runners_up_and_mark_weak_labels():
              _unit(2, "dog", 0.05, False, dead=True)]
     layer = {"name": "bn2", "slug": "bn2", "units": units, "null_threshold": 0.25, "threshold": 0.3, "spatial": True,
              "neurons": 3, "distinct_concepts": 3, "semantic": {"share": 1 / 3}, "dead": 1}
-    seen = {"m": {"bn2": {0: [{"id": "n01443537_goldfish", "title": "goldfish", "share": 0.12, "contribution": 1.0}]}}}
+    seen = {0: [links.UnitImage("n01443537_goldfish", "goldfish", 0.12, 1.0)]}
     html = _render_layer(layer, seen)
     cards = html.split('class="xai-neuron')[2:]  # [1] is the .xai-neurons grid
     assert len(cards) == 3
@@ -63,22 +65,22 @@ def test_neuron_cards_show_score_threshold_runners_up_and_mark_weak_labels():
     assert 'href="#unit-1"' in html and "<th>Importance rank</th>" in html
 
 
-def test_neuron_cards_render_before_the_threshold_and_passes_fields_exist():
+def test_neuron_cards_read_the_layers_threshold_and_say_nothing_of_tests_a_neuron_has_none_of():
     layer = {"name": "bn2", "slug": "bn2", "units": [_unit(0, "goldfish", 0.42, True)], "null_threshold": 0.25,
-             "spatial": True, "neurons": 1, "distinct_concepts": 1, "semantic": {"share": 1.0}, "dead": 0}
+             "threshold": 0.4, "spatial": True, "neurons": 1, "distinct_concepts": 1, "semantic": {"share": 1.0}, "dead": 0}
     html = _render_layer(layer, {})
-    assert "score 0.420 against the threshold 0.250" in html and "null:" not in html and "Matters most" not in html
+    assert "score 0.420 against the threshold 0.400" in html and "null:" not in html and "Matters most" not in html
 
 
-def _results() -> dict:
+def _results():
     record = lambda i, shares: {"id": f"img{i}", "title": f"image {i}", "photo": f"overlays/img{i}_photo.jpg",
                                 "methods": {"lime": {"map": f"maps/img{i}_lime.npy", "overlay": f"overlays/img{i}_lime.jpg",
                                                      "segments": f"maps/img{i}_lime_segments.npy", "score": 0.5}},
                                 "neurons": {"units": [{"unit": u, "contribution": c, "share": s} for u, c, s in shares]}}
-    return {"attribution": {"model": {"key": "m", "layer": "bn2"},
-                            "images": [record(0, [(7, 2.0, 0.2), (3, -1.0, None)]), record(1, [(7, 1.0, 0.4)])]},
-            "dissection": {"models": [{"key": "m", "slug": "My_Model", "layers": [{"name": "bn2", "slug": "bn2"}]}],
-                           "assets": []}}
+    return filled({"attribution": {"model": {"key": "m", "layer": "bn2"},
+                                   "images": [record(0, [(7, 2.0, 0.2), (3, -1.0, None)]), record(1, [(7, 1.0, 0.4)])]},
+                   "dissection": {"models": [{"key": "m", "slug": "My_Model", "layers": [{"name": "bn2", "slug": "bn2"}]}],
+                                  "assets": []}})
 
 
 def test_units_link_to_their_cards_and_cards_to_the_images_where_they_matter_most():
@@ -86,9 +88,9 @@ def test_units_link_to_their_cards_and_cards_to_the_images_where_they_matter_mos
     assert links.layer_page(results, "m", "bn2") == "dissection/my_model/bn2.md"
     assert links.layer_page(results, "m", "fc") is None and links.layer_page(results, "other", "bn2") is None
     found = links.unit_images(results)["m"]["bn2"]
-    assert [h["id"] for h in found[7]] == ["img1", "img0"]  # the larger share first
+    assert [h.id for h in found[7]] == ["img1", "img0"]  # the larger share first
     assert 3 not in found  # a unit with negative evidence only is not said to matter for the image
-    assert links.unit_images({"attribution": {"model": {"key": "m", "layer": "x"}, "images": []}}) == {}
+    assert links.unit_images(filled({"attribution": {"model": {"key": "m", "layer": "x"}, "images": []}})) == {}
 
 
 def _study(tmp_path: Path, extra: str = "") -> Path:
@@ -104,15 +106,15 @@ def _study(tmp_path: Path, extra: str = "") -> Path:
 def test_raw_results_are_copied_under_the_site_only_when_published(tmp_path):
     results = _results()
     out = tmp_path / "out"
-    for rel in ["results.json"] + [v for r in results["attribution"]["images"] for v in
-                                   [r["photo"]] + [x for m in r["methods"].values() for x in m.values() if isinstance(x, str)]]:
+    for rel in ["results.json", "results.schema.json"] + [v for r in results.attribution.images for v in r.files()]:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(rel.encode())
     site = tmp_path / "docs"
     shown = publish.copy_assets(load_study(_study(tmp_path)), results, site)
     assert "assets/overlays/img0_lime.jpg" in shown and not any(p.endswith((".npy", ".json")) for p in shown)
     published = publish.copy_assets(load_study(_study(tmp_path, "publish_raw = true")), results, site)
-    assert {"assets/maps/img0_lime.npy", "assets/maps/img0_lime_segments.npy", "assets/results.json"} <= set(published)
+    assert {"assets/maps/img0_lime.npy", "assets/maps/img0_lime_segments.npy", "assets/results.json",
+            "assets/results.schema.json"} <= set(published)
     assert (site / "assets" / "maps" / "img1_lime.npy").read_bytes() == b"maps/img1_lime.npy"
     assert len(published) == len(set(published))
 

@@ -20,6 +20,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import torchvision
@@ -150,6 +151,13 @@ def built(tmp_path_factory):
     results = json.loads((root / "output" / "standin" / "results.json").read_text(encoding="utf-8"))
     yield root, results
     shutil.rmtree(root / ".standin", ignore_errors=True)  # 760 MiB: do not keep it among pytest's last runs
+
+
+def test_results_json_validates_against_the_shipped_schema(built):
+    root, results = built
+    schema = json.loads((root / "output" / "standin" / "results.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(results, schema, cls=jsonschema.Draft202012Validator)
+    assert results["dissection"]["clip"] is not None  # the CLIP concept source's fields are in the schema too
 
 
 def test_attribution_model_is_resnet50_fed_as_torchvision_feeds_it(built):

@@ -14,6 +14,8 @@ import math
 import numpy as np
 from scipy.stats import spearmanr
 
+from ..numbers import rounded
+
 MIN_POINTS = 3
 """Images needed before the confidence-agreement correlation is computed."""
 
@@ -22,12 +24,7 @@ def _stats(values: list[float | None]) -> dict:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return {"mean": None, "std": None, "n": 0}
-    return {"mean": round(float(np.mean(vals)), 6), "std": round(float(np.std(vals)), 6), "n": len(vals)}
-
-
-def region_key(region_method: str) -> str:
-    """The method table's column of agreement with a region-level method (``lime_superpixel_spearman``)."""
-    return f"{region_method}_superpixel_spearman"
+    return {"mean": rounded(np.mean(vals)), "std": rounded(np.std(vals)), "n": len(vals)}
 
 
 def method_table(images: list[dict], methods: list[str], region_methods: list[str]) -> list[dict]:
@@ -43,9 +40,10 @@ def method_table(images: list[dict], methods: list[str], region_methods: list[st
             "beats_random_insertion": sum(f["beats_random_insertion"] for f in faith),
             "salient_drop_wins": sum(f["drop_most_20"] < f["drop_least_20"] for f in faith),
         }
+        row["region_agreement"] = {}  # per region-level method: this method's superpixel Spearman with it
         for owner in region_methods:
             values = [found["agreement"].get(owner, {}).get(m, {}).get("superpixel_spearman") for found in measured]
-            row[region_key(owner)] = _stats(values) if m != owner else None
+            row["region_agreement"][owner] = _stats(values) if m != owner else None
         row["images"] = len(faith)
         rows.append(row)
     return rows
@@ -77,12 +75,12 @@ def confidence_vs_agreement(images: list[dict], region_method: str | None) -> di
         vals = [v["superpixel_spearman"] for v in found.values() if v["superpixel_spearman"] is not None]
         if vals:
             points.append({"id": r["id"], "title": r["title"], "confidence": r["target"]["probability"],
-                           "agreement": round(float(np.mean(vals)), 6)})
+                           "agreement": rounded(np.mean(vals))})
     result = {"points": points, "spearman": None, "p_value": None, "n": len(points)}
     if len(points) >= MIN_POINTS:
         rho, p = spearmanr([p["confidence"] for p in points], [p["agreement"] for p in points])
         if not math.isnan(rho):
-            result["spearman"], result["p_value"] = round(float(rho), 6), round(float(p), 6)
+            result["spearman"], result["p_value"] = rounded(rho), rounded(p)
     return result
 
 

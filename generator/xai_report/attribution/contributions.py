@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..models.layers import resolve_layer
+from ..numbers import rounded
 
 POOL_TOLERANCE = 1e-4
 """Largest relative difference between the classifier's input and the layer's spatial mean (float rounding)."""
@@ -94,19 +95,19 @@ def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int 
     contrib = weight.astype(np.float64) * features.astype(np.float64)
     positive = float(contrib[contrib > 0].sum())
     order = np.lexsort((np.arange(contrib.size), -contrib))[:shown]  # largest first, ties by unit index
-    units = [{"unit": int(j), "contribution": round(float(contrib[j]), 6),
-              "share": round(float(contrib[j]) / positive, 6) if positive > 0 else None} for j in order]
+    units = [{"unit": int(j), "contribution": rounded(contrib[j]),
+              "share": rounded(float(contrib[j]) / positive) if positive > 0 else None} for j in order]
     covered = sum(float(contrib[j]) for j in order if contrib[j] > 0)
     return {
-        "logit": round(float(contrib.sum()) + float(bias), 6),
-        "bias": round(float(bias), 6),
-        "positive_total": round(positive, 6),
-        "negative_total": round(float(contrib[contrib < 0].sum()), 6),
+        "logit": rounded(float(contrib.sum()) + float(bias)),
+        "bias": rounded(bias),
+        "positive_total": rounded(positive),
+        "negative_total": rounded(contrib[contrib < 0].sum()),
         "units_total": int(contrib.size),
         "units_positive": int((contrib > 0).sum()),
-        "shown_share": round(covered / positive, 6) if positive > 0 else None,
+        "shown_share": rounded(covered / positive) if positive > 0 else None,
         "units": units,
-        "contributions": [round(float(c), 6) for c in contrib],
+        "contributions": [rounded(c) for c in contrib],
     }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from .. import data
 from ..cache import ArtifactCache
 from ..data import wnid_of
+from ..numbers import rounded
 from ..store import Artifact
 from ..text import image_title
 from . import contributions, overlays, per_image, randomised, unit_maps
@@ -132,8 +133,8 @@ def _record(item: ImageInput, probs: np.ndarray, names: list[str], wnids: list[s
         "file": item.path.name,
         "sha256": item.sha256,
         "true_class": None if true_index is None else {"index": true_index, "name": names[true_index], "wnid": wnid},
-        "predictions": [{"index": int(k), "name": names[k], "probability": round(float(probs[k]), 6)} for k in top],
+        "predictions": [{"index": int(k), "name": names[k], "probability": rounded(probs[k])} for k in top],
         "correct": None if true_index is None else bool(int(top[0]) == true_index),
         "target": {"index": class_index, "name": names[class_index], "rule": rule, "why": why,
-                   "probability": round(float(probs[class_index]), 6)},
+                   "probability": rounded(probs[class_index])},
     }

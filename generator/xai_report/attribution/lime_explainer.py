@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from ..data import PreparedImage, normalise
 from ..errors import ConfigError
 from ..models.preprocess import Preprocess
+from ..numbers import rounded
 from . import overlays
 from .explainer import Explainer, Explanation, Regions, Settings
 from .inference import BatchScorer
@@ -195,7 +196,7 @@ class LimeExplainer(Explainer):
         regions = result.regions()
         top = result.top_segments(lime.num_features)
         return Explanation(map=regions.pixel_map(), regions=regions,
-                           fields={"top_segments": top, "score": round(result.score, 6)})
+                           fields={"top_segments": top, "score": rounded(result.score)})
 
     def params(self) -> dict[str, Any]:
         lime = self.lime

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..cache import ArtifactCache
 from ..data import load_rgb
+from ..numbers import rounded as _r
 from ..store import Artifact
 from . import boxes, concentration, energy, stability
 from .explainer import Explainer, Explanation, Settings
@@ -29,15 +30,12 @@ from .inputs import ImageInput
 from .methods import METHODS
 from .subject import Subject, explanation
 
-ROUND = 6
 MEASURES_CODE = (__name__,)
 """What computes the map measures: this module (its ``compute`` below), with its import closure."""
 STABILITY_CODE = (__name__,)
 """What computes the seed stability: this module (its ``compute``), with its import closure."""
 
 
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(float(value), ROUND)
 
 
 class MapMeasures:

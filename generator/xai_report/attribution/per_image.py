@@ -13,17 +13,13 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from ..numbers import rounded as _r
 from . import agreement as agree
 from . import faithfulness as faith
 from .explainer import Explanation
 
-ROUND = 6
 RANDOM_MAPS = 5
 """Smooth random maps averaged into the chance level (seeds ``seed .. seed + 4``)."""
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(float(value), ROUND)
 
 
 def faithfulness(model: torch.nn.Module, input_tensor: torch.Tensor, maps: dict[str, np.ndarray], target: int,
@@ -35,7 +31,7 @@ def faithfulness(model: torch.nn.Module, input_tensor: torch.Tensor, maps: dict[
     for name, saliency in maps.items():
         result = faith.deletion_insertion(model, input_tensor, saliency, target, steps=steps)
         drop = faith.salient_drop(model, input_tensor, saliency, target, fraction=0.2)
-        fractions = [round(f, ROUND) for f in result.fractions]
+        fractions = [_r(f) for f in result.fractions]
         per_method[name] = {
             "deletion_auc": _r(result.deletion_auc),
             "insertion_auc": _r(result.insertion_auc),

@@ -21,13 +21,12 @@ from ..models.classifiers import LoadedModel
 from ..models.layers import resolve_layer
 from ..models.randomise import randomised, twin_cache_id
 from ..store import Artifact
+from ..numbers import rounded
 from . import agreement
 from .explainer import OVERLAY_FILE, Explainer, Explanation, Settings
 from .inputs import ImageInput
 from .methods import METHODS
 from .subject import Subject, explanation
-
-ROUND = 6
 
 
 @dataclass
@@ -55,7 +54,7 @@ def compare(trained: dict[str, Artifact], twin_maps: dict[str, Artifact],
         theirs = Explanation.from_artifact(twin_maps[method]).map
         rho = agreement.spearman(np.asarray(ours), np.asarray(theirs))
         out[method] = {
-            "spearman": None if rho is None else round(float(rho), ROUND),
+            "spearman": rounded(rho),
             "overlay": export(f"overlays/{stem}_{method}_randomised.jpg",
                               twin_maps[method].file(OVERLAY_FILE).read_bytes()),
         }
@@ -80,6 +79,6 @@ def summary(images: list[dict]) -> dict:
     for method, values in found.items():
         known = [v for v in values if v is not None]
         out[method] = {"images": len(values), "ranked": len(known),
-                       "mean": round(sum(known) / len(known), ROUND) if known else None,
+                       "mean": rounded(sum(known) / len(known)) if known else None,
                        "min": min(known, default=None), "max": max(known, default=None)}
     return out

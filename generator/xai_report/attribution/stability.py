@@ -17,13 +17,12 @@ from typing import Mapping
 
 import numpy as np
 
+from ..numbers import rounded
 from .agreement import spearman, topk_iou
-
-ROUND = 6
 
 
 def _mean(values: list[float]) -> float | None:
-    return round(float(np.mean(values)), ROUND) if values else None
+    return rounded(np.mean(values)) if values else None
 
 
 def seed_agreement(maps: Mapping[int, np.ndarray]) -> dict:
@@ -31,9 +30,8 @@ def seed_agreement(maps: Mapping[int, np.ndarray]) -> dict:
     pairs = []
     for a, b in combinations(sorted(maps), 2):
         rho, iou = spearman(maps[a], maps[b]), topk_iou(maps[a], maps[b], frac=0.1)
-        pairs.append({"a": a, "b": b, "spearman": None if rho is None else round(rho, ROUND),
-                      "iou_top10": None if iou is None else round(iou, ROUND)})
+        pairs.append({"a": a, "b": b, "spearman": rounded(rho), "iou_top10": rounded(iou)})
     rhos = [p["spearman"] for p in pairs if p["spearman"] is not None]
     ious = [p["iou_top10"] for p in pairs if p["iou_top10"] is not None]
     return {"seeds": sorted(maps), "pairs": pairs, "mean_spearman": _mean(rhos),
-            "min_spearman": round(min(rhos), ROUND) if rhos else None, "mean_iou_top10": _mean(ious)}
+            "min_spearman": rounded(min(rhos)) if rhos else None, "mean_iou_top10": _mean(ious)}

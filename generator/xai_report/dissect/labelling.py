@@ -14,6 +14,7 @@ from dataclasses import fields
 import torch
 
 from ..cache import ArtifactCache, Timings
+from ..numbers import rounded as _r
 from ..store import Artifact
 from .concepts import TEXT_CODE, ConceptSet
 from .features import ACTIVATIONS_CODE, CLIP_IMAGE_CODE
@@ -30,10 +31,6 @@ LABELS_K = 5
 LABELS_CODE = (__name__, *CLIP_IMAGE_CODE, *TEXT_CODE, *ACTIVATIONS_CODE)
 """What labels are computed by (this module: soft-WPMI, the null, the split halves), with what computes their
 inputs (CLIP features, activations), whose values the key does not otherwise see."""
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def compute_labels(p: torch.Tensor, acts: torch.Tensor, words: list[str], top_k: int, null: dict | None,

@@ -6,12 +6,9 @@ from __future__ import annotations
 import torch
 
 from ..models import LoadedModel
+from ..numbers import rounded as _r
 from .importance import layer_importance
 from .wpmi import constant_neurons, top_images
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def neuron_rows(model: LoadedModel, layer: str, acts: dict[str, torch.Tensor], labels: list,

@@ -24,15 +24,12 @@ from typing import Sequence
 
 import torch
 
+from ..numbers import rounded as _r
 from .null import shuffle_images
 from .wpmi import soft_wpmi, top_images
 
 RANDOM_QUANTILE = 0.95
 """The share of the randomised layer's (calibration) labels a trained label must beat."""
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def half_sizes(n_images: int) -> tuple[int, int]:

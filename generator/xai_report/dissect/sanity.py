@@ -17,13 +17,10 @@ from dataclasses import dataclass
 import torch
 
 from .concepts import ConceptSet
+from ..numbers import rounded as _r
 from .labelling import Labeller
 from .quality import half_sizes, held_out_false_positives, random_threshold, summarise
 from .wpmi import constant_neurons
-
-
-def _r(x: float | None, digits: int = 6) -> float | None:
-    return None if x is None else round(float(x), digits)
 
 
 def _top1_scores(labels: list) -> torch.Tensor:

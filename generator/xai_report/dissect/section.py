@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 from ..config import DissectionConfig
 from ..models import LoadedModel
+from ..numbers import rounded as _r
 from ..text import display_name
 from . import strips
 from .categories import DEFAULT_CATEGORIES, category_counts
@@ -51,10 +52,6 @@ class DissectedModel:
     twin_check: dict | None = None
     """The same self-check of the model's randomised twin (:mod:`.sanity`)."""
     files: dict[str, str] = field(default_factory=dict)
-
-
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
 
 
 def _semantic(labelled: int, total: int) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..models import LoadedModel
+from ..numbers import rounded as _r
 from .concepts import ConceptSet
 from .label_concepts import LabelVocabulary
 from .labelling import LABELS_K, Labeller
@@ -23,26 +24,22 @@ MISSES_SHOWN = 20
 """fc neurons whose top-1 label is not their class, listed on the overview page."""
 
 
-def _r(x: float, digits: int = 6) -> float:
-    return round(float(x), digits)
-
-
 def applies(model: LoadedModel, acts: dict[str, torch.Tensor], layer: str | None) -> bool:
     """Whether the model has a classifier ``layer`` with one output per class name."""
     return layer is not None and layer in acts and acts[layer].shape[1] == len(model.class_names)
 
 
 def self_check(labeller: Labeller, key: str, model_id: dict, model: LoadedModel, layer: str,
-               acts: dict[str, torch.Tensor], classes: ConceptSet, rows: list[dict]) -> dict:
-    """The check's counts and shares (with chance levels) and its per-unit table; the model's classifier rows
-    get their ``class_name`` and ``self_check_rank`` (None when the class is not in the top 5)."""
+               acts: dict[str, torch.Tensor], classes: ConceptSet) -> dict:
+    """The check's counts and shares (with chance levels) and its per-unit table (:func:`unit_fields` gives the
+    classifier's neuron rows their class and its rank)."""
     art = labeller.label_layer(key, model_id, layer, acts[layer], classes, with_null=False)
     per_unit = []
     for unit, (names, _) in enumerate(art.meta["labels"]):
         own = model.class_names[unit]
         per_unit.append({"unit": unit, "class": own, "label": names[0], "top5": names,
                          "rank": names.index(own) + 1 if own in names else None})
-    return _summary(layer, per_unit, rows)
+    return _summary(layer, per_unit)
 
 
 def labels_self_check(labeller: Labeller, key: str, model_id: dict, layer: str, acts: dict[str, torch.Tensor],
@@ -63,22 +60,27 @@ def labels_self_check(labeller: Labeller, key: str, model_id: dict, layer: str, 
         per_unit.append({"unit": unit, "class": own, "label": names[0], "top5": names,
                          "rank": names.index(own) + 1 if own in names else None,
                          "class_or_ancestor": names[0] in family})
-    check = _summary(layer, per_unit, rows)
+    check = _summary(layer, per_unit)
     hits = sum(1 for u in per_unit if u["class_or_ancestor"])
     return {**check, "class_or_ancestor_count": hits, "class_or_ancestor": _r(hits / len(per_unit))}
 
 
-def _summary(layer: str, per_unit: list[dict], rows: list[dict]) -> dict:
+def _summary(layer: str, per_unit: list[dict]) -> dict:
     n = len(per_unit)
     top1 = sum(1 for u in per_unit if u["rank"] == 1)
     top5 = sum(1 for u in per_unit if u["rank"] is not None)
-    for r in rows:
-        if r["layer"] == layer:
-            r["class_name"] = per_unit[r["unit"]]["class"]
-            r["self_check_rank"] = per_unit[r["unit"]]["rank"]
     return {"layer": layer, "neurons": n, "top1_count": top1, "top5_count": top5, "top1": _r(top1 / n),
             "top5": _r(top5 / n), "chance_top1": _r(1 / n), "chance_top5": _r(min(LABELS_K, n) / n),
             "units": per_unit}
+
+
+def unit_fields(check: dict | None, row: dict) -> dict:
+    """What a neuron row of the checked classifier adds: its ``class_name`` and ``self_check_rank`` (None when the
+    class is not in the top 5); nothing for a row of another layer, or without a check."""
+    if check is None or row["layer"] != check["layer"]:
+        return {}
+    unit = check["units"][row["unit"]]
+    return {"class_name": unit["class"], "self_check_rank": unit["rank"]}
 
 
 def without_units(check: dict | None) -> dict | None:

@@ -127,8 +127,7 @@ class DissectionStage(Stage):
             concept_category = label_categories(concepts.words, concepts.feats, categories.feats,
                                                 (r["label"] for d in dissected for r in d.rows))
         for d in dissected:
-            for r in d.rows:
-                r["category"] = concept_category.get(r["label"], "other")
+            d.rows = [{**r, "category": concept_category.get(r["label"], "other")} for r in d.rows]
             d.files = write_csvs(self.export, d.slug, d.rows, d.check)
         section = build_section(self.cfg, self.study.seed, self.clip.clip_id if self.clip else LABELS_ID, probe, sha, concepts, dissected,
                                 concept_category, skipped)
@@ -163,9 +162,8 @@ class DissectionStage(Stage):
                            "spatial": layer in spatial, "quality": quality})
             rows += layer_rows
         strip_paths = self._strips(key, probe, layers, rows)
-        for r in rows:
-            r["strip"] = strip_paths[(r["layer"], r["unit"])]
         check = self._self_check(key, model_id, acts, labeller, concepts, rows)
+        rows = [{**r, "strip": strip_paths[(r["layer"], r["unit"])], **self_check.unit_fields(check, r)} for r in rows]
         twin_check = self._self_check(key, twin.model_id, twin.acts, labeller, concepts, [], who=twin.key)
         spec = self.study.models.get(key)
         label = spec.label if spec and spec.label else key
@@ -183,7 +181,7 @@ class DissectionStage(Stage):
                 return None
             return self_check.labels_self_check(labeller, who or key, model_id, fc, acts, concepts, self.vocab, rows)
         classes = self._concepts(f"classes {key}", list(model.class_names))
-        return self_check.self_check(labeller, who or key, model_id, model, fc, acts, classes, rows)
+        return self_check.self_check(labeller, who or key, model_id, model, fc, acts, classes)
 
     def _strips(self, key: str, probe: list[ProbeImage], layers: list[dict], rows: list[dict]) -> dict[tuple[str, int], str]:
         """Draw the missing strips, export all to ``dissection/strips/<model>/<layer>_<unit>.jpg``."""

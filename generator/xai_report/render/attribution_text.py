@@ -6,28 +6,23 @@ study's claim ("methods agree on clear images, diverge on ambiguous ones") are w
 
 from __future__ import annotations
 
+from ..records import AttributionSection, ConfidenceVsAgreement, RandomisedSummary
+
 SIGNIFICANCE = 0.05
 """p-value below which a positive confidence-agreement correlation "supports" the claim."""
 DEFAULT_REGION_TITLE = "LIME"
 """The region-level method the original study's claim names, for the verdict when no study method has regions."""
 
 
-def region_methods(section: dict) -> list[str]:
-    """The methods whose explanations have regions (their image entries carry ``segments``), in study order."""
-    images = section.get("images", [])
-    return [m["name"] for m in section["methods"] if any("segments" in r["methods"][m["name"]] for r in images)]
-
-
-def region_title(section: dict) -> str:
+def region_title(section: AttributionSection) -> str:
     """The title of the method the confidence-agreement test measures agreement with (the first with regions)."""
-    titles = {m["name"]: m["title"] for m in section["methods"]}
-    regional = region_methods(section)
-    return titles[regional[0]] if regional else DEFAULT_REGION_TITLE
+    regional = section.region_methods()
+    return section.titles()[regional[0]] if regional else DEFAULT_REGION_TITLE
 
 
-def verdict(cva: dict, region: str = DEFAULT_REGION_TITLE) -> str:
+def verdict(cva: ConfidenceVsAgreement, region: str = DEFAULT_REGION_TITLE) -> str:
     """What the confidence-agreement correlation (``comparison.confidence_vs_agreement``) says of the claim."""
-    rho, p, n = cva["spearman"], cva["p_value"], cva["n"]
+    rho, p, n = cva.spearman, cva.p_value, cva.n
     if rho is None:
         return f"too few images with both {region} and a CAM to test the claim"
     strength = "supports" if rho > 0 and p < SIGNIFICANCE else ("leans towards" if rho > 0 else "does not support")
@@ -35,47 +30,47 @@ def verdict(cva: dict, region: str = DEFAULT_REGION_TITLE) -> str:
             f"(p = {p:.2f}): our data {strength} the study's claim that methods agree more on clear images")
 
 
-def headlines(section: dict | None) -> list[str]:
+def headlines(section: AttributionSection | None) -> list[str]:
     """One-line findings for the home page (none without a comparison)."""
-    comp = (section or {}).get("comparison")
+    comp = section.comparison if section else None
     if not comp:
         return []
-    titles = {m["name"]: m["title"] for m in section["methods"]}
+    titles = section.titles()
     lines = []
-    rows = [r for r in comp["methods"] if r["deletion_auc"]["mean"] is not None]
+    rows = [r for r in comp.methods if r.deletion_auc.mean is not None]
     if rows:
-        best = min(rows, key=lambda r: r["deletion_auc"]["mean"])
+        best = min(rows, key=lambda r: r.deletion_auc.mean)
         lines.append(
-            f"Most faithful by deletion AUC (lower is better): {titles[best['method']]} "
-            f"({best['deletion_auc']['mean']:.3f} on average); it beats a smooth random map on "
-            f"{best['beats_random_deletion']} of {best['images']} images."
+            f"Most faithful by deletion AUC (lower is better): {titles[best.method]} "
+            f"({best.deletion_auc.mean:.3f} on average); it beats a smooth random map on "
+            f"{best.beats_random_deletion} of {best.images} images."
         )
         for r in rows:
-            if r["beats_random_deletion"] * 2 < r["images"]:
-                lines.append(f"{titles[r['method']]} deletes slower than a random map on most images "
-                             f"({r['images'] - r['beats_random_deletion']} of {r['images']}).")
-    cva = comp["confidence_vs_agreement"]
-    if cva["spearman"] is not None:
+            if r.beats_random_deletion * 2 < r.images:
+                lines.append(f"{titles[r.method]} deletes slower than a random map on most images "
+                             f"({r.images - r.beats_random_deletion} of {r.images}).")
+    cva = comp.confidence_vs_agreement
+    if cva.spearman is not None:
         lines.append("Simple vs ambiguous images: " + verdict(cva, region_title(section)) + ".")
-    sanity = randomised_line(section.get("randomised"), titles)
+    sanity = randomised_line(section.randomised, titles)
     if sanity:
         lines.append(sanity)
     return lines
 
 
-def randomised_line(found: dict | None, titles: dict[str, str]) -> str:
+def randomised_line(found: dict[str, RandomisedSummary] | None, titles: dict[str, str]) -> str:
     """The model-randomisation check in one sentence: each method's mean rank correlation between its maps for the
     trained model and for a re-initialised copy (near 0: the map depends on what the model learned)."""
     if not found:
         return ""
     parts = []
     for method, s in found.items():
-        if s["mean"] is None:
+        if s.mean is None:
             parts.append(f"{titles.get(method, method)} constant maps on every image")
         else:
-            parts.append(f"{titles.get(method, method)} {s['mean']:.2f}"
-                         + (f" ({s['ranked']} of {s['images']} images; the others gave a constant map)"
-                            if s["ranked"] < s["images"] else ""))
+            parts.append(f"{titles.get(method, method)} {s.mean:.2f}"
+                         + (f" ({s.ranked} of {s.images} images; the others gave a constant map)"
+                            if s.ranked < s.images else ""))
     return ("Sanity check (Adebayo et al., NeurIPS 2018), mean rank correlation between each method's maps for the "
             "trained model and for a copy with re-initialised weights (near 0: the map depends on what the model "
             "learned): " + "; ".join(parts) + ".")

@@ -15,6 +15,7 @@ from ..paths import TEMPLATES_DIR
 from .markdown import environment
 
 REQUIRED_KEYS = ("mode", "machine", "results")
+OPTIONAL_KEYS = ("date", "revision", "settings", "build")
 
 
 def load_runs(folder: Path) -> list[dict]:
@@ -29,8 +30,13 @@ def load_runs(folder: Path) -> list[dict]:
             raise BadInput(f"{path}: not a benchmarks/bench.py --json result (needs {', '.join(REQUIRED_KEYS)}); "
                            f"re-run benchmarks/bench.py --json {path}")
         run["label"] = path.stem
+        for key in OPTIONAL_KEYS:  # the template reads every key: absent ones are None
+            run.setdefault(key, None)
+        for key in ("load_average_start", "load_average_end"):
+            run["machine"].setdefault(key, None)
         for result in run["results"]:
-            goal = result.get("goal")
+            goal = result.setdefault("goal", None)
+            result.setdefault("details", {})
             result["met"] = None if goal is None else result["ratio"] >= goal
         runs.append(run)
     return runs

@@ -8,48 +8,59 @@ page it points to cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
+from ..records import DissectedModel, Layer, Results
 from ..text import slugify
 
 IMAGES_PER_UNIT = 5
 """Images listed on a neuron card: the ones where the unit's share of the positive evidence is largest."""
 
 
+@dataclass(frozen=True)
+class UnitImage:
+    """An image where a unit carries positive evidence for the explained class (a neuron card's link)."""
+
+    id: str
+    title: str
+    share: Optional[float]
+    contribution: float
+
+
 def _slug(value: str) -> str:
     return slugify(str(value)).lower()
 
 
-def dissected_layers(results: dict | None) -> dict[tuple[str, str], tuple[dict, dict]]:
+def dissected_layers(results: Results | None) -> dict[tuple[str, str], tuple[DissectedModel, Layer]]:
     """``{(model key, layer name): (model entry, layer entry)}`` of the dissection section, for every dissected layer."""
-    return {(model.get("key", ""), info.get("name", "")): (model, info)
-            for model in ((results or {}).get("dissection") or {}).get("models", []) for info in model.get("layers", [])}
+    section = results.dissection if results else None
+    return {(model.key, info.name): (model, info) for model in (section.models if section else []) for info in model.layers}
 
 
-def layer_pages(results: dict | None) -> dict[tuple[str, str], str]:
+def layer_pages(results: Results | None) -> dict[tuple[str, str], str]:
     """``{(model key, layer name): docs-relative path of its neuron gallery}`` for every dissected layer."""
-    return {found: f"dissection/{_slug(model['slug'])}/{_slug(info['slug'])}.md"
+    return {found: f"dissection/{_slug(model.slug)}/{_slug(info.slug)}.md"
             for found, (model, info) in dissected_layers(results).items()}
 
 
-def layer_page(results: dict, model_key: str, layer: str) -> str | None:
+def layer_page(results: Results, model_key: str, layer: str) -> str | None:
     """The docs-relative path of the neuron gallery of ``layer`` of ``model_key``; None when it was not dissected."""
     return layer_pages(results).get((model_key, layer))
 
 
-def unit_images(results: dict) -> dict[str, dict[str, dict[int, list[dict]]]]:
-    """``{model key: {layer: {unit: [{"id", "title", "share", "contribution"}, ...]}}}``: for every unit listed
-    among an image's top contributors, the images where it matters most (largest share first, at most
-    :data:`IMAGES_PER_UNIT`). Empty when no image has a unit-by-unit account."""
-    section = results.get("attribution") or {}
-    model = section.get("model") or {}
-    found: dict[int, list[dict]] = {}
-    for record in section.get("images", []):
-        neurons = record.get("neurons") or {}
-        for u in neurons.get("units", []):
-            if u.get("contribution", 0) > 0:
-                found.setdefault(u["unit"], []).append({"id": record["id"], "title": record["title"],
-                                                        "share": u.get("share"), "contribution": u["contribution"]})
+def unit_images(results: Results) -> dict[str, dict[str, dict[int, list[UnitImage]]]]:
+    """``{model key: {layer: {unit: [UnitImage, ...]}}}``: for every unit listed among an image's top contributors,
+    the images where it matters most (largest share first, at most :data:`IMAGES_PER_UNIT`). Empty when no image
+    has a unit-by-unit account."""
+    section = results.attribution
+    found: dict[int, list[UnitImage]] = {}
+    for record in section.images if section else []:
+        for u in record.neurons.units:
+            if u.contribution > 0:
+                found.setdefault(u.unit, []).append(UnitImage(record.id, record.title, u.share, u.contribution))
     if not found:
         return {}
-    ranked = {unit: sorted(hits, key=lambda h: (-(h["share"] or 0.0), h["id"]))[:IMAGES_PER_UNIT]
+    ranked = {unit: sorted(hits, key=lambda h: (-(h.share or 0.0), h.id))[:IMAGES_PER_UNIT]
               for unit, hits in found.items()}
-    return {model.get("key", ""): {model.get("layer", ""): ranked}}
+    return {section.model.key: {section.model.layer: ranked}}

@@ -6,34 +6,61 @@ dissected, so the two halves of the study meet on the page without either stage 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..records import Neurons, Results
 from .links import dissected_layers
 
 CONCEPTS_SHOWN = 8
 """Concepts listed per image page, by their units' share of the positive evidence."""
 
 
-def unit_labels(results: dict, model_key: str, layer: str) -> dict[int, dict]:
-    """``{unit: {"label", "semantic", "score", "threshold"}}`` of ``layer`` of ``model_key`` from the dissection
-    section ({} when that layer was not dissected)."""
+@dataclass(frozen=True)
+class UnitLabel:
+    """A unit's dissection label as an image page shows it: the label, whether it is trusted, its score and the
+    threshold of its layer."""
+
+    label: str
+    semantic: bool
+    similarity: float
+    threshold: float
+
+
+def unit_labels(results: Results, model_key: str, layer: str) -> dict[int, UnitLabel]:
+    """``{unit: UnitLabel}`` of ``layer`` of ``model_key`` from the dissection section ({} when that layer was not
+    dissected)."""
     found = dissected_layers(results).get((model_key, layer))
     if found is None:
         return {}
     info = found[1]
-    return {u["unit"]: {"label": u["label"], "semantic": u.get("semantic", False), "score": u.get("similarity"),
-                        "threshold": info.get("threshold")} for u in info.get("units", [])}
+    return {u.unit: UnitLabel(u.label, u.semantic, u.similarity, info.threshold) for u in info.units}
 
 
-def concept_ancestors(results: dict) -> dict[str, list[str]]:
+def concept_ancestors(results: Results) -> dict[str, list[str]]:
     """Each label's WordNet ancestors among the concepts (labels concept source only; {} otherwise)."""
-    return ((results.get("dissection") or {}).get("concepts") or {}).get("ancestors") or {}
+    return (results.dissection.concepts.ancestors if results.dissection else None) or {}
 
 
-def concept_evidence(neurons: dict, labels: dict[int, dict], ancestors: dict[str, list[str]],
-                     limit: int = CONCEPTS_SHOWN) -> list[dict]:
+@dataclass(frozen=True)
+class ConceptGroup:
+    """The units whose label is a concept or (labels source) lies below it in WordNet, on one image page."""
+
+    concept: str
+    units: int
+    trusted: int
+    """Units whose label clears the layer's tests."""
+    share: float
+    """Their part of the explained logit's positive evidence."""
+    below: int
+    """Units labelled with a concept below this one (not this one itself)."""
+
+
+def concept_evidence(neurons: Neurons, labels: dict[int, UnitLabel], ancestors: dict[str, list[str]],
+                     limit: int = CONCEPTS_SHOWN) -> list[ConceptGroup]:
     """The explained logit's positive evidence summed per concept: for every concept, the units labelled with it
     or (labels source) with a concept below it in WordNet, their count, how many of those labels are trusted,
     and their share of the positive evidence; the ``limit`` largest shares first (ties by name)."""
-    contributions, total = neurons.get("contributions"), neurons.get("positive_total") or 0.0
+    contributions, total = neurons.contributions, neurons.positive_total or 0.0
     if not contributions or total <= 0 or not labels:
         return []
     groups: dict[str, dict] = {}
@@ -41,35 +68,36 @@ def concept_evidence(neurons: dict, labels: dict[int, dict], ancestors: dict[str
         lab = labels.get(unit)
         if lab is None:
             continue
-        for concept in [lab["label"], *ancestors.get(lab["label"], [])]:
+        for concept in [lab.label, *ancestors.get(lab.label, [])]:
             g = groups.setdefault(concept, {"concept": concept, "units": 0, "trusted": 0, "positive": 0.0,
                                             "own": 0})
             g["units"] += 1
-            g["trusted"] += int(bool(lab["semantic"]))
-            g["own"] += int(concept == lab["label"])
+            g["trusted"] += int(lab.semantic)
+            g["own"] += int(concept == lab.label)
             g["positive"] += max(c, 0.0)
     ranked = sorted(groups.values(), key=lambda g: (-g["positive"], g["concept"]))[:limit]
-    return [{**g, "share": g["positive"] / total, "below": g["units"] - g["own"]} for g in ranked]
+    return [ConceptGroup(g["concept"], g["units"], g["trusted"], g["positive"] / total, g["units"] - g["own"])
+            for g in ranked]
 
 
-def evidence_sentence(groups: list[dict], target: str) -> str:
+def evidence_sentence(groups: list[ConceptGroup], target: str) -> str:
     """The largest concept group in words ("units labelled bird or below it give 31% of the positive evidence
     for flamingo"), with how many of their labels are trusted."""
     if not groups:
         return ""
     g = groups[0]
-    where = "or a concept below it " if g["below"] else ""
-    return (f"The {g['units']} units labelled {g['concept']} {where}give {100 * g['share']:.0f}% of the positive "
-            f"evidence for {target}; {g['trusted']} of their labels clear the layer's tests.")
+    where = "or a concept below it " if g.below else ""
+    return (f"The {g.units} units labelled {g.concept} {where}give {100 * g.share:.0f}% of the positive "
+            f"evidence for {target}; {g.trusted} of their labels clear the layer's tests.")
 
 
-def coverage(neurons: dict) -> str:
+def coverage(neurons: Neurons) -> str:
     """How much of the positive evidence the listed units carry, said plainly (the representation is usually
     distributed, and the page must not suggest that a few named units explain the prediction)."""
-    shown, share = len(neurons["units"]), neurons["shown_share"]
+    shown, share = len(neurons.units), neurons.shown_share
     if share is None:
         return "No unit of this layer gives positive evidence for the explained class."
-    rest = neurons["units_positive"] - sum(1 for u in neurons["units"] if u["contribution"] > 0)
+    rest = neurons.units_positive - sum(1 for u in neurons.units if u.contribution > 0)
     if share >= 0.5:
         return (f"These {shown} units carry {100 * share:.0f}% of the positive evidence; "
                 f"{rest} other units share the rest.")

@@ -9,6 +9,8 @@ import io
 
 import matplotlib
 
+from ..records import ConfidencePoint, Faithfulness
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
@@ -22,17 +24,17 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def curves(faithfulness: dict, titles: dict[str, str]) -> bytes:
+def curves(faithfulness: Faithfulness, titles: dict[str, str]) -> bytes:
     """Deletion and insertion curves of every method on one image, with the random baseline's AUCs."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    x = faithfulness["fractions"]
-    rand = faithfulness["random"]
-    for i, (name, res) in enumerate(faithfulness["methods"].items()):
+    x = faithfulness.fractions
+    rand = faithfulness.random
+    for i, (name, res) in enumerate(faithfulness.methods.items()):
         colour = PALETTE(i % 10)
-        axes[0].plot(x, res["deletion_curve"], color=colour, label=f"{titles.get(name, name)} ({res['deletion_auc']:.3f})")
-        axes[1].plot(x, res["insertion_curve"], color=colour, label=f"{titles.get(name, name)} ({res['insertion_auc']:.3f})")
+        axes[0].plot(x, res.deletion_curve, color=colour, label=f"{titles.get(name, name)} ({res.deletion_auc:.3f})")
+        axes[1].plot(x, res.insertion_curve, color=colour, label=f"{titles.get(name, name)} ({res.insertion_auc:.3f})")
     for ax, kind in zip(axes, ("deletion", "insertion")):
-        auc = rand[f"{kind}_auc"]
+        auc = rand.deletion_auc if kind == "deletion" else rand.insertion_auc
         ax.axhline(auc, color="grey", linestyle=":", linewidth=1, label=f"random map AUC ({auc:.3f})")
         ax.set_title(f"{kind.capitalize()} ({'lower' if kind == 'deletion' else 'higher'} AUC is better)")
         ax.set_xlabel(f"fraction of pixels {'removed' if kind == 'deletion' else 'revealed'}")
@@ -58,11 +60,11 @@ def agreement_matrix(matrix: dict[str, dict[str, float | None]], titles: dict[st
     return _png(fig)
 
 
-def confidence_scatter(points: list[dict], rho: float | None) -> bytes:
+def confidence_scatter(points: list[ConfidencePoint], rho: float | None) -> bytes:
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.scatter([p["confidence"] for p in points], [p["agreement"] for p in points], color=PALETTE(0))
+    ax.scatter([p.confidence for p in points], [p.agreement for p in points], color=PALETTE(0))
     for p in points:
-        ax.annotate(p["title"], (p["confidence"], p["agreement"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(p.title, (p.confidence, p.agreement), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("model's probability for the explained class")
     ax.set_ylabel("mean CAM-LIME agreement (Spearman)")
     ax.set_title("Agreement vs confidence" + (f" (rho = {rho:.2f})" if rho is not None else ""))

@@ -3,8 +3,9 @@ table script, and the ``mkdocs.yml`` that builds them.
 
 Everything copied mirrors the study's output folder under ``assets/`` (``overlays/x.jpg`` ->
 ``assets/overlays/x.jpg``), so a page links a raw result by the same relative path ``results.json`` gives.
-With ``publish_raw`` the raw maps (``.npy``), segments and ``results.json`` itself are copied too, so the
-published site carries the numbers its pages cite (GitHub Pages serves nothing else).
+With ``publish_raw`` the raw maps (``.npy``), segments, ``results.json`` itself and its JSON Schema
+``results.schema.json`` are copied too, so the published site carries the numbers its pages cite (GitHub Pages
+serves nothing else).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Iterator
 
 from ..config import Study
 from ..paths import REPO_ROOT, TEMPLATES_DIR
-from ..results import RESULTS_FILE
+from ..records import Results
+from ..results import RESULTS_FILE, SCHEMA_FILE
 from ..store import write_atomic
 from . import links
 from .markdown import Safe, environment
@@ -36,35 +38,28 @@ def copy_if_changed(src: Path, dst: Path, site: Path) -> str:
     return dst.relative_to(site).as_posix()
 
 
-def _strings(value: object) -> Iterator[str]:
-    """Every string inside a results.json value (dicts and lists walked in order)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
+def _images(results: Results):
+    return results.attribution.images if results.attribution else []
 
 
-def _shown_files(results: dict) -> Iterator[str]:
+def _shown_files(results: Results) -> Iterator[str]:
     """Output-relative paths of the pictures the pages show: every ``overlays/`` file an image record names (photo,
     each method's overlay, unit maps, ...), the strips and the dissection CSVs."""
-    for record in (results.get("attribution") or {}).get("images", []):
-        yield from (v for v in _strings(record) if v.startswith("overlays/"))
-    yield from (results.get("dissection") or {}).get("assets", [])
+    for record in _images(results):
+        yield from (v for v in record.files() if v.startswith("overlays/"))
+    yield from (results.dissection.assets if results.dissection else [])
 
 
-def raw_files(results: dict) -> Iterator[str]:
+def raw_files(results: Results) -> Iterator[str]:
     """Output-relative paths of the raw arrays of every image (every ``maps/*.npy`` its record names: each
-    method's map, LIME's segments, any array a method or measure adds), then ``results.json``."""
-    for record in (results.get("attribution") or {}).get("images", []):
-        yield from (v for v in _strings(record) if v.startswith("maps/") and v.endswith(".npy"))
+    method's map, LIME's segments, any array a method or measure adds), then ``results.json`` and its schema."""
+    for record in _images(results):
+        yield from (v for v in record.files() if v.startswith("maps/") and v.endswith(".npy"))
     yield RESULTS_FILE
+    yield SCHEMA_FILE
 
 
-def copy_assets(study: Study, results: dict, site: Path) -> list[str]:
+def copy_assets(study: Study, results: Results, site: Path) -> list[str]:
     """Copy what the pages show (and, with ``publish_raw``, the raw results) under ``site/assets``; returns the
     copied paths relative to the site."""
     files = list(_shown_files(results)) + (list(raw_files(results)) if study.publish_raw else [])
@@ -77,13 +72,13 @@ def _yaml_string(value: str) -> Safe:
     return Safe(json.dumps(value, ensure_ascii=False))
 
 
-def print_excluded(results: dict | None) -> list[str]:
+def print_excluded(results: Results | None) -> list[str]:
     """Pages left out of the single-file report: the neuron galleries (one card per neuron, thousands of strips
     in all, would make it hundreds of pages); the model pages summarise them and link the site's galleries."""
     return sorted(links.layer_pages(results).values())
 
 
-def ensure_mkdocs_yml(study: Study, results: dict | None = None) -> Path:
+def ensure_mkdocs_yml(study: Study, results: Results | None = None) -> Path:
     """Write the ``mkdocs.yml`` beside the docs folder from the study (title, ``site_url``, ``repo_url``) and its
     results (the pages the single-file report leaves out) when there is none or render wrote the one there; a
     hand-written one (no marker line) stays as it is. Copy our stylesheet and page script into the docs folder

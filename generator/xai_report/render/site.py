@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 
 from ..config import Study
 from ..paths import TEMPLATES_DIR
-from ..results import RESULTS_FILE, read_results, read_timings
+from ..records import AttributionSection, ImageRecord, Results
+from ..results import RESULTS_FILE, load_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
 from . import attribution_text, links, neurons, plots
@@ -30,14 +31,13 @@ LIBRARIES = ["torch", "torchvision", "grad-cam", "lime", "open_clip_torch", "tim
              "mkdocs", "mkdocs-material", "xai-report"]
 
 
-def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float]:
-    """Mean compute seconds per method over the images, from ``timings.json``."""
+def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float | None]:
+    """Mean compute seconds per method over the images, from ``timings.json`` (None: not measured)."""
     items = timings.get("attribution", {}).get("items", {})
     means = {}
     for m in methods:
         values = [per[m] for per in items.values() if m in per]
-        if values:
-            means[m] = sum(values) / len(values)
+        means[m] = sum(values) / len(values) if values else None
     return means
 
 
@@ -46,64 +46,72 @@ def library_versions() -> dict[str, str]:
     return {name: library_version(name) for name in LIBRARIES}
 
 
-def _attribution_pages(results: dict, timings: dict) -> Iterator[Page]:
-    section = results.get("attribution")
+def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
+    section = results.attribution
     if not section:
         return
-    images = section["images"]
-    methods = section["methods"]
-    titles = {m["name"]: m["title"] for m in methods}
+    images = section.images
+    methods = section.methods
+    titles = section.titles()
     common = {"att": section, "methods": methods, "images": images, "titles": titles,
-              "regions": attribution_text.region_methods(section),
-              "neuron_page": links.layer_page(results, section["model"]["key"], section["model"]["layer"])}
+              "regions": section.region_methods(),
+              "neuron_page": links.layer_page(results, section.model.key, section.model.layer)}
     yield Page("attribution/index.md", "attribution_index.md.j2", common)
     yield Page("attribution/gallery.md", "gallery.md.j2", common)
-    comp = section.get("comparison")
+    comp = section.comparison
     if comp:
-        yield Asset("assets/figures/agreement_matrix.png", lambda: plots.agreement_matrix(comp["agreement_matrix"], titles))
-        cva = comp["confidence_vs_agreement"]
-        if cva["points"]:
+        yield Asset("assets/figures/agreement_matrix.png", lambda: plots.agreement_matrix(comp.agreement_matrix, titles))
+        cva = comp.confidence_vs_agreement
+        if cva.points:
             yield Asset("assets/figures/confidence_vs_agreement.png",
-                        lambda: plots.confidence_scatter(cva["points"], cva["spearman"]))
+                        lambda: plots.confidence_scatter(cva.points, cva.spearman))
         yield Page("attribution/comparison.md", "comparison.md.j2",
-                   {**common, "comp": comp, "seconds": mean_seconds(timings, [m["name"] for m in methods]),
-                    "verdict": attribution_text.verdict(comp["confidence_vs_agreement"],
-                                                        attribution_text.region_title(section))})
-    labels = neurons.unit_labels(results, section["model"]["key"], section["model"]["layer"])
+                   {**common, "comp": comp, "seconds": mean_seconds(timings, [m.name for m in methods]),
+                    "verdict": attribution_text.verdict(cva, attribution_text.region_title(section))})
+    labels = neurons.unit_labels(results, section.model.key, section.model.layer)
     ancestors = neurons.concept_ancestors(results)
     for i, record in enumerate(images):
         neighbours = {"prev": images[i - 1] if i > 0 else None, "next": images[i + 1] if i + 1 < len(images) else None}
-        if "metrics" in record:
-            faith = record["metrics"]["faithfulness"]
-            yield Asset(f"assets/figures/{record['id']}_curves.png", lambda faith=faith: plots.curves(faith, titles))
-        yield Page(f"attribution/images/{record['id']}.md", "image.md.j2", {**common, "img": record, **neighbours,
+        if record.metrics is not None:
+            faith = record.metrics.faithfulness
+            yield Asset(f"assets/figures/{record.id}_curves.png", lambda faith=faith: plots.curves(faith, titles))
+        yield Page(f"attribution/images/{record.id}.md", "image.md.j2", {**common, "img": record, **neighbours,
                    **_neuron_context(record, labels, ancestors)})
 
 
-def _neuron_context(record: dict, labels: dict[int, dict], ancestors: dict[str, list[str]]) -> dict:
+def _neuron_context(record: ImageRecord, labels: dict[int, neurons.UnitLabel], ancestors: dict[str, list[str]]) -> dict:
     """What the image page's "neurons behind this prediction" section shows besides the record's numbers."""
-    found = record.get("neurons")
-    if not found or "absent" in found:
+    found = record.neurons
+    if found.absent is not None:
         return {"neurons": found, "unit_labels": {}, "neuron_coverage": "", "concept_groups": [],
                 "concept_sentence": ""}
     groups = neurons.concept_evidence(found, labels, ancestors)
     return {"neurons": found, "unit_labels": labels, "neuron_coverage": neurons.coverage(found),
-            "concept_groups": groups, "concept_sentence": neurons.evidence_sentence(groups, record["target"]["name"])}
+            "concept_groups": groups, "concept_sentence": neurons.evidence_sentence(groups, record.target.name)}
 
 
-def _summary_pages(results: dict, timings: dict) -> Iterator[Page]:
-    yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.get("dissection")),
-                                          "attribution_headlines": attribution_text.headlines(results.get("attribution"))})
-    yield Page("methodology/index.md", "methodology.md.j2", {"timings": timings, "versions": library_versions()})
+def _summary_pages(results: Results, timings: dict) -> Iterator[Page]:
+    yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.dissection),
+                                          "attribution_headlines": attribution_text.headlines(results.attribution)})
+    yield Page("methodology/index.md", "methodology.md.j2", {"compute_seconds": _compute_seconds(results.attribution, timings),
+                                                             "versions": library_versions()})
 
 
-PAGES: list[Callable[[dict, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, dissection_pages]
+def _compute_seconds(section: AttributionSection | None, timings: dict) -> dict[str, dict[str, float | None]]:
+    """Seconds per image and method as measured when each artifact was computed (``timings.json``; None where
+    it has none)."""
+    items = (timings.get("attribution") or {}).get("items") or {}
+    return {r.id: {m.name: (items.get(r.id) or {}).get(m.name) for m in section.methods}
+            for r in (section.images if section else [])}
+
+
+PAGES: list[Callable[[Results, dict], Iterator[Page | Asset]]] = [_summary_pages, _attribution_pages, dissection_pages]
 
 
 def render_site(study: Study) -> int:
     """Write every page for the study's current results; returns the number of pages written."""
-    results = read_results(study)
-    if not results:
+    results = load_results(study)
+    if results is None:
         from ..errors import XaiReportError
 
         raise XaiReportError(f"{study.output_path}: no results.json yet; run xai-report build first")
@@ -111,10 +119,10 @@ def render_site(study: Study) -> int:
     site = study.site_path
     site.mkdir(parents=True, exist_ok=True)
     env = environment(TEMPLATES_DIR)
-    base = {"study": results.get("study", {}), "results": results, "attribution": results.get("attribution"),
-            "dissection": results.get("dissection"), "benchmarks": _benchmark_runs(study),
+    base = {"study": results.study, "results": results, "attribution": results.attribution,
+            "dissection": results.dissection, "benchmarks": _benchmark_runs(study),
             "tested_claims": claim_verdicts(study, results),  # the claims file's verdicts (None without one)
-            "raw": study.publish_raw, "unit_images": links.unit_images(results)}
+            "raw": study.publish_raw}
     written = copy_assets(study, results, site)
     figures_key = _figures_key(study)
     figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key

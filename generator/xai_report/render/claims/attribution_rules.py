@@ -9,6 +9,7 @@ from statistics import mean
 
 from ...config.claims import (AboveChance, AgreementContrast, Claim, MethodOrder, NoObject, PairwiseAgreement,
                               RegionAgreement, SeedStability)
+from ...records import Agreement, ImageMapMeasures, ImageRecord
 from .engine import RULES, Context, Outcome, Rule, Untestable, fmt, joined, pct
 
 MEASURES = {
@@ -20,22 +21,23 @@ MEASURES = {
 NAMES = {"energy_in_boxes": "energy in the boxes", "spread_half_max": "spread", "gini": "Gini index"}
 
 
-def _measures(record: dict) -> dict:
-    found = record.get("map_measures")
+def _measures(record: ImageRecord) -> ImageMapMeasures:
+    found = record.map_measures
     if found is None:
         raise Untestable("results.json has no map measures (build with a version that computes them)")
     return found
 
 
-def _value(record: dict, method: str, measure: str) -> float | None:
-    return _measures(record)["methods"].get(method, {}).get(measure)
+def _value(record: ImageRecord, method: str, measure: str) -> float | None:
+    found = _measures(record).methods.get(method)
+    return None if found is None else getattr(found, measure)
 
 
-def _skipped(records: list[dict], measure: str) -> list[str]:
+def _skipped(records: list[ImageRecord], measure: str) -> list[str]:
     """"kite (reason)" for the images whose boxes are absent, when the measure needs boxes."""
     if measure != "energy_in_boxes":
         return []
-    return [f"{r['title']} skipped: {_measures(r)['boxes']['absent']}" for r in records if "absent" in _measures(r)["boxes"]]
+    return [f"{r.title} skipped: {_measures(r).boxes.absent}" for r in records if _measures(r).boxes.absent is not None]
 
 
 def _titles(ctx: Context, methods: list[str]) -> str:
@@ -51,7 +53,7 @@ def _share(at_least: float, claim: Claim) -> str:
 def _names(ctx: Context, ids: list[str]) -> str:
     """The images' titles (their ids when the results lack them)."""
     try:
-        return joined([r["title"] for r in ctx.images(ids)])
+        return joined([r.title for r in ctx.images(ids)])
     except Untestable:
         return joined(ids)
 
@@ -76,7 +78,7 @@ def _order_judge(claim: Claim, t: MethodOrder, ctx: Context) -> Outcome:
         better = [r for r, v, others in rows if all(v > o if t.direction == "higher" else v < o for o in others)]
         holds &= len(better) >= t.at_least * len(rows)
         numbers.append(f"{ctx.title(method)}: {t.direction} on {len(better)} of {len(rows)} images"
-                       + (f" ({', '.join(r['title'] for r in better)})" if 0 < len(better) <= 4 else ""))
+                       + (f" ({', '.join(r.title for r in better)})" if 0 < len(better) <= 4 else ""))
     for method in dict.fromkeys(claim.methods + t.than):
         values = [v for r in records if (v := _value(r, method, t.measure)) is not None]
         numbers.append(f"mean {NAMES[t.measure]} of {ctx.title(method)}: {fmt(mean(values) if values else None)}")
@@ -91,20 +93,20 @@ RULES["method_order"] = Rule(lambda c, t, x: MEASURES[t.measure], _order_describ
 def _chance_judge(claim: Claim, t: AboveChance, ctx: Context) -> Outcome:
     ctx.require_methods(claim.methods)
     records = ctx.images(claim.images)
-    boxed = [r for r in records if "area_share" in _measures(r)["boxes"]]
+    boxed = [r for r in records if _measures(r).boxes.area_share is not None]
     if not boxed:
         raise Untestable("none of the claim's images has object boxes")
     numbers, holds = [], True
     for method in claim.methods:
-        pairs = [(r, _value(r, method, "energy_in_boxes"), _measures(r)["boxes"]["area_share"]) for r in boxed]
+        pairs = [(r, _value(r, method, "energy_in_boxes"), _measures(r).boxes.area_share) for r in boxed]
         pairs = [(r, e, c) for r, e, c in pairs if e is not None]
         above = [r for r, e, c in pairs if e > c]
         holds &= bool(pairs) and len(above) >= t.at_least * len(pairs)
-        below = [f"{r['title']} {fmt(e)} vs {fmt(c)}" for r, e, c in pairs if e <= c]
+        below = [f"{r.title} {fmt(e)} vs {fmt(c)}" for r, e, c in pairs if e <= c]
         closest = min(pairs, key=lambda p: p[1] / p[2]) if pairs else None
         numbers.append(f"{ctx.title(method)}: above chance on {len(above)} of {len(pairs)} images"
                        + (f"; not on {', '.join(below)}" if below else "")
-                       + (f"; closest: {closest[0]['title']} {fmt(closest[1])} vs {fmt(closest[2])}"
+                       + (f"; closest: {closest[0].title} {fmt(closest[1])} vs {fmt(closest[2])}"
                           if closest and not below and len(pairs) > 1 else "")
                        + (f" ({fmt(pairs[0][1])} vs {fmt(pairs[0][2])})" if len(pairs) == 1 else ""))
     return Outcome(holds, numbers + _skipped(records, "energy_in_boxes"))
@@ -121,12 +123,12 @@ RULES["above_chance"] = Rule(
 
 def _no_object_judge(claim: Claim, t: NoObject, ctx: Context) -> Outcome:
     record = ctx.images(claim.images)[0]
-    boxes = _measures(record)["boxes"]
-    if boxes.get("count") != 0:
-        raise Untestable(boxes.get("absent") or f"the boxes file marks {boxes['count']} object(s) in {record['title']}")
-    top = record["predictions"][0]
-    return Outcome(t.verdict == "supported", [f"{record['title']}: {boxes['absent']}",
-                                              f"the model's top-1 is \"{top['name']}\" ({pct(top['probability'])})"])
+    boxes = _measures(record).boxes
+    if boxes.count != 0:
+        raise Untestable(boxes.absent or f"the boxes file marks {boxes.count} object(s) in {record.title}")
+    top = record.predictions[0]
+    return Outcome(t.verdict == "supported", [f"{record.title}: {boxes.absent}",
+                                              f"the model's top-1 is \"{top.name}\" ({pct(top.probability)})"])
 
 
 RULES["no_object"] = Rule(
@@ -138,10 +140,10 @@ RULES["no_object"] = Rule(
 
 # -- agreement ---------------------------------------------------------------------------------
 
-def _agreement(record: dict) -> dict:
-    if "metrics" not in record:
+def _agreement(record: ImageRecord) -> Agreement:
+    if record.metrics is None:
         raise Untestable("this study computes no agreement metrics (attribution.metrics = false)")
-    return record["metrics"]["agreement"]
+    return record.metrics.agreement
 
 
 def _pair_judge(claim: Claim, t: PairwiseAgreement, ctx: Context) -> Outcome:
@@ -149,8 +151,8 @@ def _pair_judge(claim: Claim, t: PairwiseAgreement, ctx: Context) -> Outcome:
     records = ctx.images(claim.images)
     numbers, holds = [], True
     for a, b in combinations(claim.methods, 2):
-        values = [p["spearman"] for r in records for p in _agreement(r)["pairs"]
-                  if {p["a"], p["b"]} == {a, b} and p["spearman"] is not None]
+        values = [p.spearman for r in records for p in _agreement(r).pairs
+                  if {p.a, p.b} == {a, b} and p.spearman is not None]
         if not values:
             raise Untestable(f"no Spearman correlation of {ctx.title(a)} and {ctx.title(b)}")
         holds &= mean(values) >= t.minimum
@@ -165,11 +167,11 @@ RULES["pairwise_agreement"] = Rule(
     _pair_judge)
 
 
-def _region_value(record: dict, region: str, methods: list[str]) -> float | None:
-    found = _agreement(record).get(region)
+def _region_value(record: ImageRecord, region: str, methods: list[str]) -> float | None:
+    found = _agreement(record).regions(region)
     if found is None:
         raise Untestable(f"no region-level agreement with {region} in results.json")
-    values = [found[m]["superpixel_spearman"] for m in methods if found.get(m, {}).get("superpixel_spearman") is not None]
+    values = [found[m].superpixel_spearman for m in methods if m in found and found[m].superpixel_spearman is not None]
     return mean(values) if values else None
 
 
@@ -180,7 +182,7 @@ def _region_judge(claim: Claim, t: RegionAgreement, ctx: Context) -> Outcome:
     if not rows:
         raise Untestable("no image has the agreement")
     high = [r for r, v in rows if v >= t.minimum]
-    numbers = [f"{r['title']}: {fmt(v)}" for r, v in rows]
+    numbers = [f"{r.title}: {fmt(v)}" for r, v in rows]
     return Outcome(len(high) >= t.at_least * len(rows), [f"at least {t.minimum:.2f} on {len(high)} of {len(rows)} images"] + numbers)
 
 
@@ -199,8 +201,8 @@ def _contrast_judge(claim: Claim, t: AgreementContrast, ctx: Context) -> Outcome
     rest = [v for r in others if (v := _region_value(r, t.region, claim.methods)) is not None]
     if value is None or not rest:
         raise Untestable("the agreement is undefined on these images")
-    return Outcome(value < mean(rest), [f"{record['title']}: {fmt(value)}",
-                                        f"mean of {', '.join(r['title'] for r in others)}: {fmt(mean(rest))}"])
+    return Outcome(value < mean(rest), [f"{record.title}: {fmt(value)}",
+                                        f"mean of {', '.join(r.title for r in others)}: {fmt(mean(rest))}"])
 
 
 RULES["agreement_contrast"] = Rule(
@@ -217,15 +219,15 @@ def _stability_judge(claim: Claim, t: SeedStability, ctx: Context) -> Outcome:
     ctx.require_methods(claim.methods)
     records, numbers, holds = ctx.images(claim.images), [], True
     for method in claim.methods:
-        rows = [(r, r["seed_stability"][method]) for r in records if method in r.get("seed_stability", {})]
-        rows = [(r, s) for r, s in rows if s["mean_spearman"] is not None]
+        rows = [(r, r.seed_stability[method]) for r in records if r.seed_stability and method in r.seed_stability]
+        rows = [(r, s) for r, s in rows if s.mean_spearman is not None]
         if not rows:
             raise Untestable(f"{ctx.title(method)} was not rerun with other seeds (attribution.stability_methods)")
-        value = mean(s["mean_spearman"] for _, s in rows)
-        worst = min(rows, key=lambda rs: rs[1]["mean_spearman"])
+        value = mean(s.mean_spearman for _, s in rows)
+        worst = min(rows, key=lambda rs: rs[1].mean_spearman)
         holds &= value < t.below
-        numbers += [f"{ctx.title(method)}: mean Spearman between seeds {joined([str(x) for x in rows[0][1]['seeds']])}: "
-                    f"{fmt(value)} over {len(rows)} images", f"lowest: {worst[0]['title']} {fmt(worst[1]['mean_spearman'])}"]
+        numbers += [f"{ctx.title(method)}: mean Spearman between seeds {joined([str(x) for x in rows[0][1].seeds])}: "
+                    f"{fmt(value)} over {len(rows)} images", f"lowest: {worst[0].title} {fmt(worst[1].mean_spearman)}"]
     return Outcome(holds, numbers)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ...config.claims import (Claim, LayerLabels, ModelCompare, ModelNumber, OnlyIn, Overlap, TopCategory,
                               TopConcept)
+from ...records import DissectedModel, ModelComparison
 from .engine import RULES, Context, Outcome, Rule, Untestable, fmt, joined
 
 FIELDS = {
@@ -21,16 +22,17 @@ FIELDS = {
 }
 
 
-def _field(model: dict, path: str) -> float:
-    value = model["summary"]
+def _field(model: DissectedModel, path: str) -> float:
+    """A number of the model's summary by its dotted name in the claims file (``semantic.share``)."""
+    value = model.summary
     for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if part not in getattr(type(value), "model_fields", {}):
             raise Untestable(f"the dissection summary has no {path}")
-        value = value[part]
+        value = getattr(value, part)
     return value
 
 
-def _models(claim: Claim, ctx: Context) -> list[dict]:
+def _models(claim: Claim, ctx: Context) -> list[DissectedModel]:
     return [ctx.dissected(role) for role in claim.models]
 
 
@@ -67,7 +69,7 @@ def _number_judge(claim: Claim, t: ModelNumber, ctx: Context) -> Outcome:
         else:
             want = _expected(t, i)
             holds &= abs(value - want) <= (t.tolerance * abs(want) if t.relative else t.tolerance) + 1e-9
-        numbers.append(f"{model['label']}: {_show(value)}" + ("" if t.minimum is not None else f" (claimed {_show(_expected(t, i))})"))
+        numbers.append(f"{model.label}: {_show(value)}" + ("" if t.minimum is not None else f" (claimed {_show(_expected(t, i))})"))
     return Outcome(holds, numbers)
 
 
@@ -77,10 +79,11 @@ RULES["model_number"] = Rule(lambda c, t, x: FIELDS.get(t.field, t.field), _numb
 def _top_judge(claim: Claim, t: TopConcept, ctx: Context) -> Outcome:
     numbers, holds = [], True
     for i, model in enumerate(_models(claim, ctx)):
-        top = model["summary"]["top_concept"] or {"label": "none", "neurons": 0}
-        holds &= top["label"].casefold() == t.labels[i].casefold()
+        top = model.summary.top_concept
+        label, neurons = (top.label, top.neurons) if top else ("none", 0)
+        holds &= label.casefold() == t.labels[i].casefold()
         claimed = f"\"{t.labels[i]}\"" + (f", {t.counts[i]} neurons" if i < len(t.counts) else "")
-        numbers.append(f"{model['label']}: \"{top['label']}\", {top['neurons']} neurons (claimed {claimed})")
+        numbers.append(f"{model.label}: \"{label}\", {neurons} neurons (claimed {claimed})")
     return Outcome(holds, numbers)
 
 
@@ -94,11 +97,11 @@ RULES["top_concept"] = Rule(
 def _category_judge(claim: Claim, t: TopCategory, ctx: Context) -> Outcome:
     numbers, holds = [], True
     for i, model in enumerate(_models(claim, ctx)):
-        cats = sorted(model["summary"]["categories"], key=lambda c: -c["neurons"])
+        cats = sorted(model.summary.categories, key=lambda c: -c.neurons)
         if not cats:
-            raise Untestable(f"{model['label']} has no concept categories")
-        holds &= cats[0]["category"] in t.categories[i]
-        numbers.append(f"{model['label']}: " + ", ".join(f"{c['category']} {c['neurons']}" for c in cats[:3]))
+            raise Untestable(f"{model.label} has no concept categories")
+        holds &= cats[0].category in t.categories[i]
+        numbers.append(f"{model.label}: " + ", ".join(f"{c.category} {c.neurons}" for c in cats[:3]))
     return Outcome(holds, numbers)
 
 
@@ -112,7 +115,7 @@ RULES["top_category"] = Rule(
 def _compare_judge(claim: Claim, t: ModelCompare, ctx: Context) -> Outcome:
     first, second = _models(claim, ctx)
     a, b = _field(first, t.field), _field(second, t.field)
-    return Outcome(a > b, [f"{first['label']}: {_show(a)}", f"{second['label']}: {_show(b)}"])
+    return Outcome(a > b, [f"{first.label}: {_show(a)}", f"{second.label}: {_show(b)}"])
 
 
 RULES["model_compare"] = Rule(
@@ -123,20 +126,20 @@ RULES["model_compare"] = Rule(
 
 # -- two models' labels ------------------------------------------------------------------------
 
-def _comparison(claim: Claim, ctx: Context) -> tuple[dict, bool]:
+def _comparison(claim: Claim, ctx: Context) -> tuple[ModelComparison, bool]:
     """The comparison of the claim's two models, and whether the first is its ``a``."""
     first, second = _models(claim, ctx)
-    for comp in ctx.dis["comparisons"]:
-        if (comp["a"], comp["b"]) in ((first["key"], second["key"]), (second["key"], first["key"])):
-            return comp, comp["a"] == first["key"]
-    raise Untestable(f"no comparison of {first['label']} and {second['label']} in results.json")
+    for comp in ctx.dis.comparisons:
+        if (comp.a, comp.b) in ((first.key, second.key), (second.key, first.key)):
+            return comp, comp.a == first.key
+    raise Untestable(f"no comparison of {first.label} and {second.label} in results.json")
 
 
 def _overlap_judge(claim: Claim, t: Overlap, ctx: Context) -> Outcome:
     comp, _ = _comparison(claim, ctx)
-    value = comp["overlap"]
+    value = comp.overlap
     return Outcome(abs(value - t.expected) <= t.tolerance + 1e-9,
-                   [f"{len(comp['shared'])} of the top-{comp['n']} concepts shared: {100 * value:.0f}% "
+                   [f"{len(comp.shared)} of the top-{comp.n} concepts shared: {100 * value:.0f}% "
                     f"(claimed {100 * t.expected:.0f}%)"])
 
 
@@ -149,7 +152,7 @@ RULES["overlap"] = Rule(
 
 def _only_judge(claim: Claim, t: OnlyIn, ctx: Context) -> Outcome:
     comp, first_is_a = _comparison(claim, ctx)
-    only = {c.casefold() for c in (comp["only_a"] if first_is_a else comp["only_b"])}
+    only = {c.casefold() for c in (comp.only_a if first_is_a else comp.only_b)}
     present = [c for c in t.concepts if c.casefold() in only]
     missing = [c for c in t.concepts if c.casefold() not in only]
     return Outcome(len(present) >= t.min_present,
@@ -166,14 +169,14 @@ RULES["only_in"] = Rule(
 
 def _layer_judge(claim: Claim, t: LayerLabels, ctx: Context) -> Outcome:
     model = _models(claim, ctx)[0]
-    layer = next((l for l in model["layers"] if l["name"] == claim.layer), None)
+    layer = model.layer(claim.layer)
     if layer is None:
-        raise Untestable(f"layer {claim.layer} of {model['label']} was not dissected")
-    labels = [u["label"].casefold() for u in layer["units"]]
+        raise Untestable(f"layer {claim.layer} of {model.label} was not dissected")
+    labels = [u.label.casefold() for u in layer.units]
     found = {c: labels.count(c.casefold()) for c in t.concepts}
     present = [c for c, n in found.items() if n]
     return Outcome(len(present) >= t.min_present,
-                   [f"{claim.layer} of {model['label']}: " + ", ".join(f"\"{c}\" {n} neurons" for c, n in found.items())])
+                   [f"{claim.layer} of {model.label}: " + ", ".join(f"\"{c}\" {n} neurons" for c, n in found.items())])
 
 
 RULES["layer_labels"] = Rule(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...config.claims import Claim, ClaimsFile
+from ...records import AttributionSection, DissectedModel, DissectionSection, ImageRecord, Results
 
 SUPPORTED, CONTRADICTED, UNTESTABLE = "supported", "contradicted", "not testable here"
 VERDICTS = (SUPPORTED, CONTRADICTED, UNTESTABLE)
@@ -34,19 +35,19 @@ class Outcome:
 class Context:
     """What the rules read: the results and the claims file's model roles."""
 
-    results: dict
+    results: Results
     claims: ClaimsFile
 
     @property
-    def att(self) -> dict:
-        section = self.results.get("attribution")
+    def att(self) -> AttributionSection:
+        section = self.results.attribution
         if not section:
             raise Untestable("this study runs no attribution")
         return section
 
     @property
-    def dis(self) -> dict:
-        section = self.results.get("dissection")
+    def dis(self) -> DissectionSection:
+        section = self.results.dissection
         if not section:
             raise Untestable("this study runs no dissection")
         return section
@@ -54,31 +55,31 @@ class Context:
     def label(self, role: str) -> str:
         return self.claims.models[role].label
 
-    def dissected(self, role: str) -> dict:
+    def dissected(self, role: str) -> DissectedModel:
         """The dissected model that plays ``role`` (matched by its weights id), or Untestable."""
         spec = self.claims.models[role]
-        models = self.dis["models"]
+        models = self.dis.models
         for model in models:
-            if spec.weights and model["weights_id"].startswith(spec.weights):
+            if spec.weights and model.weights_id.startswith(spec.weights):
                 return model
-        have = ", ".join(m["label"] for m in models) or "none"
+        have = ", ".join(m.label for m in models) or "none"
         raise Untestable(f"this study does not dissect the write-up's {spec.label} (it dissects {have})")
 
     def title(self, method: str) -> str:
-        return next((m["title"] for m in self.att["methods"] if m["name"] == method), method)
+        return self.att.titles().get(method, method)
 
     def require_methods(self, methods: list[str]) -> None:
-        names = [m["name"] for m in self.att["methods"]]
+        names = [m.name for m in self.att.methods]
         for method in methods:
             if method not in names:
                 raise Untestable(f"{method} is not among this study's methods ({', '.join(names)})")
 
-    def images(self, ids: list[str]) -> list[dict]:
+    def images(self, ids: list[str]) -> list[ImageRecord]:
         """The image records of these page ids (all when there are none), or Untestable naming a missing one."""
-        records = self.att["images"]
+        records = self.att.images
         if not ids:
             return records
-        by_id = {r["id"]: r for r in records}
+        by_id = {r.id: r for r in records}
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise Untestable(f"image {missing[0]} is not among this study's explained images")
@@ -135,20 +136,20 @@ def judge(claim: Claim, ctx: Context) -> Judged:
 def model_notes(claim: Claim, ctx: Context) -> tuple[str, list[str]]:
     """("tested on X, not the write-up's Y" when a claim about the explained model runs on another one, or '';
     other notes, such as another layer than the write-up's)."""
-    section, tested_on, notes = ctx.results.get("attribution"), "", []
+    section, tested_on, notes = ctx.results.attribution, "", []
     for role in claim.models:
         spec = ctx.claims.models[role]
         if not (spec.attribution and section):
             continue
-        if spec.weights and not section["model"]["weights_id"].startswith(spec.weights):
+        if spec.weights and not section.model.weights_id.startswith(spec.weights):
             tested_on = (f"The attribution claims are about the write-up's {spec.label}; this study explains "
-                         f"{section['model']['description']}, so their verdicts are about that model.")
-        if claim.layer and claim.layer != section["model"]["layer"]:
-            notes.append(f"Layer {section['model']['layer']} here; the write-up used {claim.layer}.")
+                         f"{section.model.description}, so their verdicts are about that model.")
+        if claim.layer and claim.layer != section.model.layer:
+            notes.append(f"Layer {section.model.layer} here; the write-up used {claim.layer}.")
     return tested_on, notes
 
 
-def judge_all(claims: ClaimsFile, results: dict) -> list[Judged]:
+def judge_all(claims: ClaimsFile, results: Results) -> list[Judged]:
     ctx = Context(results, claims)
     return [judge(claim, ctx) for claim in claims.claims]
 
