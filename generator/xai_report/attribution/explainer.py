@@ -30,6 +30,7 @@ from torch import nn
 from ..config import AttributionConfig
 from ..data import PreparedImage
 from ..models import Preprocess
+from ..models.tokens import TokenLayout
 from ..store import Artifact
 from . import overlays
 
@@ -119,6 +120,8 @@ class Settings:
     """Where the model is; explainers put their inputs there."""
     seed: int
     """The study's seed: methods that sample draw from it, so one config gives one map."""
+    layout: TokenLayout | None = None
+    """How the target layer's output lies (:mod:`xai_report.models.tokens`); token layers get a reshape."""
 
 
 class Explainer(ABC):

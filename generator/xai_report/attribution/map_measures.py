@@ -119,7 +119,7 @@ class MapMeasures:
         if (method, seed) not in self._seed_explainers:
             stage = self.stage
             settings = Settings(stage.cfg, resolve_layer(stage.model.module, stage.cfg.layer), stage.model.preprocess,
-                                stage.device, seed)
+                                stage.device, seed, stage.layout)
             self._seed_explainers[(method, seed)] = METHODS[method].make(settings)
         return self._seed_explainers[(method, seed)]
 

@@ -51,7 +51,7 @@ def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_
     twin = randomised(model, seed)
     twin.module.to(settings.device).eval()
     own = Settings(settings.config, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
-                   settings.seed)
+                   settings.seed, settings.layout)
     return Twin(twin.module, twin.cache_id(), {m: METHODS[m].make(own) for m in methods})
 
 

@@ -25,8 +25,9 @@ from ..config import AttributionConfig, Study
 from ..data import wnid_of
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
+from ..models.tokens import layer_layout
 from ..progress import Progress
-from ..stage import Stage, output_shapes
+from ..stage import Stage
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
 from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
@@ -38,8 +39,6 @@ from .methods import METHODS
 TOP_K = 5
 METRICS_CODE = (per_image, faithfulness, agreement, maps, perturbation, inference, explainer, data)
 """Our modules behind the per-image metrics."""
-DEFAULT_LOW_RES = (7, 7)
-"""The random baseline's resolution when the target layer's output is not a 4-D feature map."""
 
 
 class AttributionStage(Stage):
@@ -61,8 +60,12 @@ class AttributionStage(Stage):
         else:
             self.model = model
             self.model.module.to(self.device).eval()
+        if "layer" not in self.cfg.model_fields_set and self.model.default_layer:
+            self.cfg.layer = self.model.default_layer  # the family's documented CAM layer (ViT, Swin)
         try:
             layer = resolve_layer(self.model.module, self.cfg.layer)
+            self.layout = layer_layout(self.model.module, self.cfg.layer, self._probe(), self.model.prefix_tokens,
+                                       self.model.channels_last)  # a dry run: token layers put on their grid
         except ConfigError as exc:
             raise ConfigError(f"attribution.layer: {exc}") from None
         if isinstance(self.cfg.target, int) and self.cfg.target >= len(self.model.class_names):
@@ -71,11 +74,10 @@ class AttributionStage(Stage):
                 f"{self.cfg.model} has classes 0-{len(self.model.class_names) - 1}"
             )
         self.model_key = self.model.cache_id()
-        settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed)
+        settings = Settings(self.cfg, layer, self.model.preprocess, self.device, study.seed, self.layout)
         self.explainers = {m: METHODS[m].make(settings) for m in self.cfg.methods}
         twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)
         self.twin = randomised.make_twin(self.model, settings, twin_methods, self.cfg.layer, study.seed) if twin_methods else None
-        self._layer_hw: tuple[int, int] | None = None
         self._head: nn.Linear | str | None = None
         self.measures = map_measures.MapMeasures(self)  # boxes, spread, Gini, LIME seeds: artifacts of their own
 
@@ -139,11 +141,12 @@ class AttributionStage(Stage):
         return self.cached(key, compute)
 
     def layer_hw(self, x: torch.Tensor) -> tuple[int, int]:
-        """Spatial size of the target layer's output: the resolution of the random baseline's maps."""
-        if self._layer_hw is None:
-            shape = output_shapes(self.model.module, [self.cfg.layer], x).get(self.cfg.layer)
-            self._layer_hw = tuple(shape[-2:]) if shape is not None and len(shape) == 4 else DEFAULT_LOW_RES
-        return self._layer_hw
+        """Spatial size of the target layer's output (a token layer's patch grid): the random baseline's resolution."""
+        return self.layout.grid
+
+    def _probe(self) -> torch.Tensor:
+        """A blank input of the model's size, for dry runs."""
+        return torch.zeros(1, 3, *self.model.preprocess.input_size, device=self.device)
 
     # -- the stage -----------------------------------------------------------------------------
 

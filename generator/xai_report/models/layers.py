@@ -29,5 +29,15 @@ def resolve_layer(module: nn.Module, path: str) -> nn.Module:
                     current = current[int(index)]
             except (KeyError, IndexError, TypeError):
                 children = ", ".join(n for n, _ in current.named_children()) or "none"
-                raise ConfigError(f"unknown layer {path!r}: no {tok.group(0)!r} here; children: {children}") from None
+                raise ConfigError(f"unknown layer {path!r}: no {tok.group(0)!r} here; children: {children}"
+                                  f"{_closest(module, path)}") from None
     return current
+
+
+def _closest(module: nn.Module, path: str) -> str:
+    """"; closest layers: ..." from the model's layer names (``blocks.11.norm1`` written ``blocks[11].norm1``)."""
+    import difflib
+
+    names = [re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", name) for name, _ in module.named_modules() if name]
+    found = difflib.get_close_matches(path, names, n=5, cutoff=0.6)
+    return f"; closest layers: {', '.join(found)}" if found else ""
