@@ -66,6 +66,10 @@ class CamExplainer(Explainer):
                                                  "layer_layout": self.layout.describe()}
         return Explanation(map=np.asarray(maps[0], dtype=np.float32), fields=fields)
 
+    def implementation(self) -> str:
+        """What runs on the target layer, for the methodology page."""
+        return f"{self.cam_class.__name__} on a convolutional layer" if self.layout is None else implementation(self.cam_class)
+
     def params(self) -> dict[str, Any]:
         # The batch size decides Ablation-CAM's ablation value (see ablation_cam.ablation_values).
         params: dict[str, Any] = {"batch_size": self.batch_size} if self.batched else {}

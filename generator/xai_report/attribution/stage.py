@@ -22,10 +22,10 @@ from torch import nn
 
 from .. import data
 from ..config import AttributionConfig, Study
-from ..data import wnid_of
+from ..labels import true_labels
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
-from ..models.tokens import layer_layout
+from ..models.tokens import TokenLayout, layer_layout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import Artifact, ArtifactStore
@@ -64,7 +64,8 @@ class AttributionStage(Stage):
             self.cfg.layer = self.model.default_layer  # the family's documented CAM layer (ViT, Swin)
         try:
             layer = resolve_layer(self.model.module, self.cfg.layer)
-            self.layout = layer_layout(self.model.module, self.cfg.layer, self._probe(), self.model.prefix_tokens,
+            probe = torch.zeros(1, 3, *self.model.preprocess.input_size, device=self.device)
+            self.layout = layer_layout(self.model.module, self.cfg.layer, probe, self.model.prefix_tokens,
                                        self.model.channels_last)  # a dry run: token layers put on their grid
         except ConfigError as exc:
             raise ConfigError(f"attribution.layer: {exc}") from None
@@ -144,15 +145,13 @@ class AttributionStage(Stage):
         """Spatial size of the target layer's output (a token layer's patch grid): the random baseline's resolution."""
         return self.layout.grid
 
-    def _probe(self) -> torch.Tensor:
-        """A blank input of the model's size, for dry runs."""
-        return torch.zeros(1, 3, *self.model.preprocess.input_size, device=self.device)
-
     # -- the stage -----------------------------------------------------------------------------
 
     def run(self) -> dict:
         start = time.perf_counter()
         inputs, skipped = load_inputs(Path(self.cfg.images), self.model.preprocess)
+        self.labels = true_labels(Path(self.cfg.images), [i.path for i in inputs], self.model.class_names,
+                                  self.model.wnids, self.cfg.labels)  # an unknown label stops here, before compute
         records = []
         steps_per_image = 1 + len(self.cfg.methods) + int(self.cfg.metrics)
         progress = Progress("attribution", len(inputs), steps_per_image)
@@ -185,21 +184,23 @@ class AttributionStage(Stage):
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
         if self.twin is not None:
             section["randomised"] = randomised.summary(images)
+        add_model_notes(section, self.model, self.layout, self.explainers)
         return section
 
     def _run_image(self, item: ImageInput, skipped: list[dict], progress: Progress) -> dict | None:
         prediction = self.predict(item)
         probs = prediction.array("probs.npy")
         progress.step(1, f"{item.image_id[:24]} predicted")
-        target = target_for(self.cfg.target, item.path, probs, self.model.wnids)
+        label = self.labels.get(item.path)
+        target = target_for(self.cfg.target, item.path, probs, label)
         if isinstance(target, str):
             skipped.append({"file": item.path.name, "reason": target})
             progress.step(len(self.cfg.methods) + int(self.cfg.metrics))
             return None
         class_index, rule, why = target
         top = np.argsort(-probs, kind="stable")[:TOP_K]
-        wnid = wnid_of(item.path)
-        true_index = self.model.wnids.index(wnid) if wnid and wnid in self.model.wnids else None
+        true_index = None if label is None else label.index
+        wnid = self.model.wnids[true_index] if true_index is not None and self.model.wnids else None
         names = self.model.class_names
         record = {
             "id": item.image_id,
@@ -247,3 +248,13 @@ def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explai
                                           "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "
                                           "CAM layer's resolution")
     return params
+
+
+def add_model_notes(section: dict, model: LoadedModel, layout: TokenLayout, explainers: dict) -> None:
+    """Issue 20's part of the section: where the preprocessing came from; for a token layer, its layout and
+    what ran on it per method (``token_layer``)."""
+    section["model"]["preprocess_source"] = model.preprocess_source
+    if layout.is_token:
+        section["token_layer"] = {"layout": layout.describe(), "implementations": {
+            m: e.implementation() if hasattr(e, "implementation") else "needs no layer (model-agnostic)"
+            for m, e in explainers.items()}}
