@@ -12,7 +12,12 @@ _LAYER_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|\d+)|\[(-?\d+)\]")
 
 
 def resolve_layer(module: nn.Module, path: str) -> nn.Module:
-    """Find a sub-module from a path such as ``layer4[-1]``, ``blocks.6`` or ``fc``."""
+    """Find a sub-module from a path such as ``layer4[-1]``, ``blocks.6`` or ``fc``.
+
+    In a model wrapped to return its logits (:class:`~.outputs.LogitsOutput`, e.g. a Hugging Face model) paths
+    are the wrapped model's own (``vit.layers[-1].layernorm_before``); ``model.`` before them works too."""
+    if getattr(module, "names_inside", False) and not re.match(r"model(\.|\[|$)", path):
+        module = module.model
     current = module
     for part in path.split("."):
         tokens = list(_LAYER_TOKEN.finditer(part))

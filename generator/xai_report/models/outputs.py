@@ -44,8 +44,10 @@ def logits_of(output: object, where: str = "the model") -> torch.Tensor:
 
 
 class LogitsOutput(nn.Module):
-    """``model`` whose ``forward`` returns only the logits (:func:`logits_of`); its layers are named under
-    ``model.`` (e.g. ``model.vit.layers[-1].layernorm_before``)."""
+    """``model`` whose ``forward`` returns only the logits (:func:`logits_of`). Layers keep the wrapped model's
+    names in a study (``vit.layers[-1].layernorm_before``; :func:`~.layers.resolve_layer` looks inside)."""
+
+    names_inside = True
 
     def __init__(self, model: nn.Module, where: str = "the model") -> None:
         super().__init__()

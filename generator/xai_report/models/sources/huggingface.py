@@ -2,7 +2,7 @@
 
 ``name`` is a local folder (``config.json`` + weights + ``preprocessor_config.json``) or, online, a hub id.
 The model is ``AutoModelForImageClassification``, wrapped (:class:`~..outputs.LogitsOutput`) so that ``forward``
-returns the logits: its layers are named under ``model.``. Preprocessing is read from ``AutoImageProcessor``
+returns the logits; layers keep the model's own names (``vit.layers[-1].layernorm_before``). Preprocessing is read from ``AutoImageProcessor``
 (size, centre crop, resample, rescale, mean, std); class names come from the config's ``id2label``.
 """
 
@@ -18,7 +18,22 @@ RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5
 """PIL's resample codes (what image processors store) as torchvision interpolation names."""
 PREFIX_TOKENS = {"vit": 1, "deit": 2, "swin": 0, "beit": 1, "dinov2": 1}
 """Tokens before the patch tokens in a layer's output, per ``config.model_type`` (DeiT: class + distillation)."""
-DEFAULT_LAYERS = {"vit": "model.vit.layers[-1].layernorm_before", "deit": "model.deit.layers[-1].layernorm_before"}
+DEFAULT_LAYERS = {kind: [f"{kind}.layers[-1].layernorm_before", f"{kind}.encoder.layer[-1].layernorm_before"]
+                  for kind in ("vit", "deit")}
+"""grad-cam's ViT layer (the last block's first norm), as transformers 5 and 4 name it."""
+
+
+def default_layer(model, model_type: str) -> str:
+    """The first of the family's :data:`DEFAULT_LAYERS` that exists in ``model``, or ""."""
+    from ..layers import resolve_layer
+
+    for path in DEFAULT_LAYERS.get(model_type, []):
+        try:
+            resolve_layer(model, path)
+            return path
+        except ConfigError:
+            continue
+    return ""
 
 
 class HuggingFaceParams(SourceParams):
@@ -94,7 +109,7 @@ def load(params: HuggingFaceParams, offline: bool):
         module=module.eval(), preprocess=preprocess_of(processor, str(params.name)), class_names=names,
         weights_id=weights_id + f":{model_type}", description=f"Hugging Face {model_type} from {folder.name if local else params.name}",
         preprocess_source=f"AutoImageProcessor ({type(processor).__name__})",
-        prefix_tokens=PREFIX_TOKENS.get(model_type), default_layer=DEFAULT_LAYERS.get(model_type, ""),
+        prefix_tokens=PREFIX_TOKENS.get(model_type), default_layer=default_layer(model, model_type),
     )
 
 

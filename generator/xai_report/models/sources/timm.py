@@ -37,6 +37,12 @@ def default_layer(name: str) -> str:
     return ""
 
 
+def last_stage(module) -> str:
+    """The last feature stage timm declares (``feature_info``), e.g. ConvNeXt's ``stages.3``; "" if none."""
+    info = getattr(module, "feature_info", None) or []
+    return str(info[-1].get("module", "")) if info and isinstance(info[-1], dict) else ""
+
+
 def check(params: TimmParams, offline: bool) -> None:
     import timm
 
@@ -96,7 +102,8 @@ def load(params: TimmParams, offline: bool):
         module=module.eval(), preprocess=preprocess, class_names=names, weights_id=weights_id,
         description=f"timm {params.name}, {origin}", wnids=wnids, preprocess_source=source,
         prefix_tokens=getattr(module, "num_prefix_tokens", None),
-        channels_last=getattr(module, "output_fmt", "NCHW") == "NHWC", default_layer=default_layer(params.name),
+        channels_last=getattr(module, "output_fmt", "NCHW") == "NHWC",
+        default_layer=default_layer(params.name) or last_stage(module),
     )
 
 
