@@ -31,7 +31,7 @@ from ..stage import Stage
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
 from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
-from . import map_measures, randomised, unit_maps
+from . import map_measures, randomised, token_head, unit_maps
 from .explainer import Explanation, Settings, exported_entry
 from .inputs import ImageInput, load_inputs, target_for
 from .methods import METHODS
@@ -80,6 +80,7 @@ class AttributionStage(Stage):
         twin_methods = list(self.cfg.methods if self.cfg.randomised_methods is None else self.cfg.randomised_methods)
         self.twin = randomised.make_twin(self.model, settings, twin_methods, self.cfg.layer, study.seed) if twin_methods else None
         self._head: nn.Linear | str | None = None
+        self.head_features = self.head_layer = ""
         self.measures = map_measures.MapMeasures(self)  # boxes, spread, Gini, LIME seeds: artifacts of their own
 
     # -- cached computations -------------------------------------------------------------------
@@ -87,7 +88,7 @@ class AttributionStage(Stage):
     def predict(self, item: ImageInput) -> Artifact:
         """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
         then one linear layer, the classifier's input (``features.npy``, see :mod:`.contributions`)."""
-        key = self.key("predictions", code=(sys.modules[__name__], data, contributions), model=self.model_key,
+        key = self.key("predictions", code=(sys.modules[__name__], data, contributions, token_head), model=self.model_key,
                        layer=self.cfg.layer, image=item.sha256)
 
         def compute():
@@ -104,6 +105,9 @@ class AttributionStage(Stage):
         """The classifier fed by ``attribution.layer``'s global average, or why there is none (found once)."""
         if self._head is None:
             self._head = contributions.find_pooled_head(self.model.module, self.cfg.layer, x)
+            if isinstance(self._head, str) and self.layout.is_token:  # a ViT / Swin head: over its pooled token
+                found = token_head.find_token_head(self.model.module, x, self.layout.prefix)
+                self._head, self.head_features, self.head_layer = found if isinstance(found, tuple) else (self._head, "", "")
         return self._head
 
     def explain(self, item: ImageInput, method: str, class_index: int,
@@ -225,6 +229,8 @@ class AttributionStage(Stage):
             progress.step(1, f"{item.image_id[:24]} {method}")
         head = self.pooled_head(item.prepared.tensor.to(self.device))
         record["neurons"] = contributions.for_image(head, prediction, class_index, self.cfg.layer)
+        if self.head_features and "units" in record["neurons"]:  # a token head: the features it reads, no unit maps
+            record["neurons"].update(layer=self.head_layer, features=self.head_features)
         unit_maps.add_maps(self, item, record["neurons"])
         if self.twin is not None:
             record["randomised"] = randomised.check(self, item, class_index, artifacts)

@@ -36,7 +36,7 @@ def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
 def add_maps(stage: "AttributionStage", item: "ImageInput", neurons: dict) -> None:
     """Give each unit listed in ``neurons`` (the decomposition of :mod:`.contributions`) its ``map``: its activation
     map on the photo, cached per image and units, exported as ``overlays/<image>_unit<j>.jpg``."""
-    if "units" not in neurons:
+    if "units" not in neurons or "features" in neurons:  # "features": a token head's, not the layer's units
         return
     units = [u["unit"] for u in neurons["units"]]
     layer = stage.cfg.layer
