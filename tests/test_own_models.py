@@ -3,6 +3,7 @@ grid (CAMs equal to grad-cam's own with the same reshape), labels from folders a
 and one-line errors for bad input. Models are small, random and written in their real formats."""
 
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -251,7 +252,47 @@ def test_token_head_contributions_plus_bias_equal_the_logit(weights, family):
     assert norm == {"vit": "norm", "swin": "norm", "hf": "model.vit.layernorm"}[family]
     logits, values = contributions.forward_with_features(model.module, head, x)
     for c in (0, int(logits[0].argmax())):
-        found = contributions.decompose(values, head.weight[c].detach().numpy(), float(head.bias[c]))
-        exact = float(np.sum(head.weight[c].detach().double().numpy() * values.astype(np.float64))) + float(head.bias[c])
+        found = contributions.decompose(values, head.weight[c].detach().numpy(), float(head.bias[c].detach()))
+        exact = float(np.sum(head.weight[c].detach().double().numpy() * values.astype(np.float64))) + float(head.bias[c].detach())
         assert abs(found["logit"] - float(logits[0, c])) < 1e-4 and abs(exact - float(logits[0, c])) < 1e-4
     assert isinstance(contributions.find_pooled_head(model.module, model.default_layer, x), str)  # not a CNN head
+
+
+# -- dissection of token layers ------------------------------------------------------------------------------------
+
+
+def test_pool_output_pools_tokens_by_token_pool():
+    from xai_report.dissect.activations import pool_output
+
+    out = torch.randn(2, 17, 8)
+    assert torch.equal(pool_output(out, "mean", "cls", 1), out[:, 0])
+    assert torch.equal(pool_output(out, "mean", "mean", 1), out[:, 1:].mean(1))
+    assert torch.equal(pool_output(out, "mean", "max", 1), out[:, 1:].amax(1))
+
+
+def test_dissection_of_a_vit_block_with_each_token_pool(tmp_path, weights):
+    from conftest import DATA_DIR
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    for path in sorted((DATA_DIR / "probe" / "imagenet-samples").iterdir())[:40:2]:
+        shutil.copy(path, probe / path.name)
+    labels = {}
+    for pool in ("cls", "mean", "max"):
+        study = tmp_path / f"{pool}.toml"
+        study.write_text(f"""title = "t"\noffline = true\ndevice = "cpu"\noutput_dir = "out_{pool}"\nsite_dir = "site_{pool}"
+[models.vit]\nsource = "timm"\nname = "vit_tiny_patch16_224"\nfile = "{weights['vit'].as_posix()}"\nkwargs = {TOML_KWARGS['vit']}
+[attribution]\nenabled = false
+[dissection]\nenabled = true\nconcepts_source = "labels"\nwordnet_classes = "{(DATA_DIR / 'concepts' / 'imagenet_wordnet.csv').as_posix()}"
+wordnet_ancestors = "{(DATA_DIR / 'concepts' / 'wordnet_ancestors.csv').as_posix()}"
+models = ["vit"]\nlayers = ["blocks[-1]"]\nprobe = ["probe"]\ntop_k = 5\nbatch_size = 20\nstrip_images = 2\ntoken_pool = "{pool}"
+""")
+        result = CliRunner().invoke(main, ["build", "--study", str(study)])
+        assert result.exit_code == 0, result.output
+        section = json.loads((tmp_path / f"out_{pool}" / "results.json").read_text())["dissection"]
+        layer = section["models"][0]["layers"][0]
+        assert layer["neurons"] == 192 and layer["spatial"]  # strips and unit maps on the 4x4 patch grid
+        rows = (tmp_path / f"out_{pool}" / "dissection").rglob("*.csv")
+        labels[pool] = sorted(p.read_text() for p in rows)
+        assert section["parameters"].get("token_pool", "cls") == pool
+    assert labels["cls"] != labels["mean"] != labels["max"]  # each pooling reads other activations

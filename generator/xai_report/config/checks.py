@@ -89,6 +89,8 @@ def validate(study: Study) -> None:
                               f"{dis.min_classes} and {dis.max_classes}")
         if dis.pool not in ("mean", "max"):
             raise ConfigError(f"dissection.pool: {dis.pool!r}; allowed: mean, max")
+        if dis.token_pool not in ("cls", "mean", "max"):
+            raise ConfigError(f"dissection.token_pool: {dis.token_pool!r}; allowed: cls, mean, max")
         if dis.top_k < 1:
             raise ConfigError("dissection.top_k: must be at least 1")
 

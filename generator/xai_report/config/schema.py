@@ -113,10 +113,17 @@ class DissectionConfig(_Table):
     max_classes: int = 300
     """Labels source: an ancestor synset is a concept when it covers between these many ImageNet classes."""
     pool: str = "mean"
+    token_pool: str = "cls"
+    """Token layers (ViT blocks): one value per neuron from the class token (``cls``, CLIP-Dissect's choice), the
+    mean (``mean``) or the maximum (``max``) over the patch tokens."""
     top_k: int = 100
     batch_size: int = 64
     strip_images: int = 5
     clip: ClipSpec = Field(default_factory=ClipSpec)
+
+    def pool_id(self) -> str:
+        """How activations are pooled, for cache keys (``pool`` alone unless ``token_pool`` is not the default)."""
+        return self.pool if self.token_pool == "cls" else f"{self.pool}, tokens {self.token_pool}"
 
 
 class Study(_Table):

@@ -59,7 +59,7 @@ class ProbeFeatures:
 
     def acts_key(self, key: str, sha: str) -> str:
         return self.stage.key("dissect_activations", code=ACTIVATIONS_CODE, libraries=MODEL_LIBRARIES,
-                              model=self.model_ids[key], layers=self.collect[key], pool=self.cfg.pool, image=sha)
+                              model=self.model_ids[key], layers=self.collect[key], pool=self.cfg.pool_id(), image=sha)
 
     def _stored(self, key: str) -> bool:
         return self.stage.store.get(key) is not None  # a look, not a use: not counted as reused
@@ -108,7 +108,8 @@ class ProbeFeatures:
         model, layers = self.models[key], self.collect[key]
         start = time.perf_counter()
         x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in decoded])
-        acts = collect_activations(model.module, layers, [x], pool=self.cfg.pool, device=self.stage.device)
+        acts = collect_activations(model.module, layers, [x], pool=self.cfg.pool, device=self.stage.device,
+                                   token_pool=self.cfg.token_pool, prefix=model.prefix_tokens)
         each = (time.perf_counter() - start) / len(decoded)
         for i, (img, _) in enumerate(decoded):
             if not self._stored(self.acts_key(key, img.sha256)):

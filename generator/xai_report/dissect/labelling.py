@@ -87,7 +87,7 @@ class Labeller:
         null = {**NULL, "seed": self.stage.study.seed} if with_null else None
         params = {"top_k": self.cfg.top_k, **WPMI, "labels": LABELS_K, "null": null}
         art_key = self.stage.key("dissect_labels", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
-                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+                                 layer=layer, pool=self.cfg.pool_id(), probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
         art = self.stage.lookup(art_key)
         if art is None:
@@ -104,7 +104,7 @@ class Labeller:
         seed = self.stage.study.seed
         params = {"top_k": self.cfg.top_k, **WPMI, "seed": seed}
         art_key = self.stage.key("dissect_split_half", code=self.code, libraries=LABELS_LIBRARIES, model=model_id,
-                                 layer=layer, pool=self.cfg.pool, probe=self.probe_sha, concepts=cs.sha256,
+                                 layer=layer, pool=self.cfg.pool_id(), probe=self.probe_sha, concepts=cs.sha256,
                                  clip=self.clip_id, params=params)
 
         def compute():

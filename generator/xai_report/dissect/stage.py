@@ -35,6 +35,7 @@ from ..data import load_rgb, prepare, read_concepts
 from ..errors import BadInput
 from ..models import LoadedClip, LoadedModel, load_clip
 from ..models.randomise import randomised
+from ..models.tokens import on_grid
 from ..stage import Stage, output_shapes
 from ..store import ArtifactStore
 from ..text import unique_slug
@@ -143,7 +144,8 @@ class DissectionStage(Stage):
         layer_slugs: set[str] = set(RESERVED_SLUGS)
         n_strip = min(self.cfg.strip_images, len(probe))
         x = prepare(load_rgb(probe[0].path), model.preprocess).tensor.to(self.device)
-        spatial = {layer for layer, shape in output_shapes(model.module, self.cfg.layers, x).items() if len(shape) == 4}
+        spatial = {layer for layer, shape in output_shapes(model.module, self.cfg.layers, x).items()
+                   if len(shape) == 4 or on_grid(shape, tuple(x.shape[-2:]))}  # token layers: on the patch grid
         layers, rows = [], []
         for layer in self.cfg.layers:
             art = labeller.label_layer(key, model_id, layer, acts[layer], concepts, with_null=True)

@@ -106,6 +106,11 @@ def layout_from_shape(shape: tuple[int, ...], input_hw: tuple[int, int], prefix:
                       "put on a grid; pick a convolutional stage or a transformer block's norm")
 
 
+def on_grid(shape: tuple[int, ...], input_hw: tuple[int, int]) -> bool:
+    """Whether a 3-D output of ``shape`` is tokens that can be put on a grid (prefix inferred)."""
+    return len(shape) == 3 and _token_grid(shape[1], input_hw, None) is not None
+
+
 def layer_layout(module: nn.Module, layer: str, x: torch.Tensor, prefix: int | None = None,
                  channels_last: bool = False) -> TokenLayout:
     """The layout of ``layer``'s output on ``x`` (one dry forward pass, no autograd)."""
