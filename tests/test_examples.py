@@ -79,7 +79,7 @@ def test_example_builds_with_every_method_and_its_preprocessing(built):
     if study != "my_model.toml":  # the ViTs: a token layer, said so
         assert results["token_layer"]["layout"].startswith("tokens (1 prefix + ")
         assert "AblationLayerVit" in results["token_layer"]["implementations"]["ablationcam"]
-    page = (out / "site_src" / "methodology.md").read_text()
+    page = (out / "site_src" / "methodology" / "index.md").read_text()
     assert f"(from {expected}" in page
 
 

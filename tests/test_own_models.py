@@ -296,3 +296,32 @@ models = ["vit"]\nlayers = ["blocks[-1]"]\nprobe = ["probe"]\ntop_k = 5\nbatch_s
         labels[pool] = sorted(p.read_text() for p in rows)
         assert section["parameters"].get("token_pool", "cls") == pool
     assert labels["cls"] != labels["mean"] != labels["max"]  # each pooling reads other activations
+
+
+@pytest.mark.parametrize("family", ["vit", "swin"])
+def test_every_method_and_the_metrics_run_on_a_token_model(tmp_path, weights, family):
+    from xai_report.attribution.stage import AttributionStage
+    from xai_report.config import load_study
+    from xai_report.store import ArtifactStore
+
+    images = tmp_path / "photos"
+    images.mkdir()
+    shutil.copy(STUDY_IMAGES / PHOTOS["goldfish"], images)
+    table = (f'source = "timm"\nname = "{TIMM_NAMES[family]}"\nfile = "{weights[family].as_posix()}"\n'
+             f'kwargs = {TOML_KWARGS[family]}')
+    study = _study(tmp_path, table, images, extra='methods = ["gradcam", "ablationcam", "scorecam", "lime", "rise"]\n'
+                   "metrics = true\ndeletion_steps = 5\n[attribution.lime]\nnum_samples = 50")
+    study.write_text(study.read_text().replace('methods = ["gradcam"]\nmetrics = false\n', ""))
+    result = CliRunner().invoke(main, ["build", "--study", str(study)])
+    assert result.exit_code == 0, result.output
+    section = json.loads((tmp_path / "out" / "results.json").read_text())["attribution"]
+    image = section["images"][0]
+    methods = ("gradcam", "ablationcam", "scorecam", "lime", "rise")
+    assert set(image["metrics"]["faithfulness"]["methods"]) == set(methods)
+    assert section["token_layer"]["implementations"]["rise"] == "needs no layer (model-agnostic)"
+    grid = {"vit": (4, 4), "swin": (2, 2)}[family]
+    stage = AttributionStage(load_study(study), ArtifactStore(tmp_path / "out" / "store"))
+    assert stage.layer_hw(torch.zeros(1, 3, 64, 64)) == grid  # the random baseline's maps are drawn at this grid
+    assert image["neurons"]["features"].startswith("the 192 features of the")
+    page = (tmp_path / "site_src" / "methodology" / "index.md").read_text()
+    assert "The CAM layer is a token layer" in page and "AblationLayerVit" in page
