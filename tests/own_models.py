@@ -20,7 +20,7 @@ TOML_KWARGS = {
     "vit": "{ img_size = 64, depth = 2 }",
     "swin": "{ embed_dim = 24, depths = [1, 1, 1, 1], num_heads = [1, 1, 1, 1], img_size = 64, window_size = 2 }",
 }
-TIMM_NAMES = {"vit": "vit_tiny_patch16_224", "swin": "swin_tiny_patch4_window7_224"}
+TIMM_NAMES = {"vit": "vit_tiny_patch16_224", "swin": "swin_tiny_patch4_window7_224", "test_vit": "test_vit"}
 PHOTOS = {"goldfish": "n01443537_goldfish.JPEG", "flamingo": "n02007558_flamingo.JPEG"}
 
 

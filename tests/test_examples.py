@@ -27,7 +27,7 @@ STUDIES = ("timm_vit.toml", "huggingface_vit.toml", "my_model.toml")
 def _inputs(root: Path, study: str) -> None:
     """What the study names, written as a user would have it: weights, photos, labels."""
     if study == "timm_vit.toml":
-        timm_file(root / "weights" / "vit_tiny.safetensors", "vit")
+        timm_file(root / "weights" / "test_vit.safetensors", "test_vit")
         image_folder_layout(root / "my_photos")
     elif study == "huggingface_vit.toml":
         hf_folder(root / "my_hf_vit")

@@ -28,11 +28,14 @@ class TimmParams(SourceParams):
     """Keyword arguments of ``timm.create_model`` (``num_classes``, ``img_size``, ``depth``, ...)."""
 
 
-def default_layer(name: str) -> str:
-    """The CAM layer grad-cam documents per family: a ViT's last block's first norm, a Swin's last stage."""
-    if name.startswith(("vit_", "deit", "eva", "beit")):
+def default_layer(module) -> str:
+    """The CAM layer grad-cam documents per family: a ViT's (DeiT's) last block's first norm, a Swin's last stage."""
+    from timm.models.swin_transformer import SwinTransformer
+    from timm.models.vision_transformer import VisionTransformer
+
+    if isinstance(module, VisionTransformer):
         return "blocks[-1].norm1"
-    if name.startswith("swin"):
+    if isinstance(module, SwinTransformer):
         return "layers[-1]"
     return ""
 
@@ -103,7 +106,7 @@ def load(params: TimmParams, offline: bool):
         description=f"timm {params.name}, {origin}", wnids=wnids, preprocess_source=source,
         prefix_tokens=getattr(module, "num_prefix_tokens", None),
         channels_last=getattr(module, "output_fmt", "NCHW") == "NHWC",
-        default_layer=default_layer(params.name) or last_stage(module),
+        default_layer=default_layer(module) or last_stage(module),
     )
 
 
