@@ -42,6 +42,10 @@ class HuggingFaceParams(SourceParams):
 
 
 def check(params: HuggingFaceParams, offline: bool) -> None:
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise ConfigError('name: source = "huggingface" needs transformers: pip install "xai-report[hf]"') from None
     folder = Path(params.name)
     if folder.is_dir():
         if not (folder / "config.json").is_file():
@@ -78,13 +82,13 @@ def preprocess_of(processor, where: str) -> Preprocess:
 
 
 def load(params: HuggingFaceParams, offline: bool):
+    check(params, offline)
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     from ..classifiers import LoadedModel
     from ..outputs import LogitsOutput
     from .common import file_id
 
-    check(params, offline)
     folder = Path(params.name)
     local = folder.is_dir()
     try:
