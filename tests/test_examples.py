@@ -80,7 +80,7 @@ def test_example_builds_with_every_method_and_its_preprocessing(built):
         assert results["token_layer"]["layout"].startswith("tokens (1 prefix + ")
         assert "AblationLayerVit" in results["token_layer"]["implementations"]["ablationcam"]
     page = (out / "site_src" / "methodology" / "index.md").read_text()
-    assert f"(from {expected}" in page
+    assert "(from " + expected.replace("_", "\\_") in page  # Markdown-escaped
 
 
 def test_example_site_builds_strict(built):
