@@ -325,3 +325,18 @@ def test_every_method_and_the_metrics_run_on_a_token_model(tmp_path, weights, fa
     assert image["neurons"]["features"].startswith("the 192 features of the")
     page = (tmp_path / "site_src" / "methodology" / "index.md").read_text()
     assert "The CAM layer is a token layer" in page and "AblationLayerVit" in page
+
+
+def test_dissecting_a_swin_stops_with_one_line(tmp_path, weights):
+    from conftest import DATA_DIR
+
+    study = tmp_path / "swin.toml"
+    study.write_text(f"""title = "t"\noffline = true\ndevice = "cpu"\noutput_dir = "out"\nsite_dir = "site_src"
+[models.swin]\nsource = "timm"\nname = "{TIMM_NAMES['swin']}"\nfile = "{weights['swin'].as_posix()}"\nkwargs = {TOML_KWARGS['swin']}
+[attribution]\nenabled = false
+[dissection]\nenabled = true\nconcepts_source = "labels"\nmodels = ["swin"]\nlayers = ["layers[-1]"]
+probe = ["{(DATA_DIR / 'probe' / 'imagenet-samples').as_posix()}"]
+wordnet_classes = "{(DATA_DIR / 'concepts' / 'imagenet_wordnet.csv').as_posix()}"
+wordnet_ancestors = "{(DATA_DIR / 'concepts' / 'wordnet_ancestors.csv').as_posix()}"
+""")
+    assert "dissection.models: swin outputs channels-last maps (a Swin)" in _one_line(["dissect", "--study", str(study)])

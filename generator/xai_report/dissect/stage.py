@@ -32,7 +32,7 @@ import torch
 
 from ..config import Study
 from ..data import load_rgb, prepare, read_concepts
-from ..errors import BadInput
+from ..errors import BadInput, ConfigError
 from ..models import LoadedClip, LoadedModel, load_clip
 from ..models.randomise import randomised
 from ..models.tokens import on_grid
@@ -88,8 +88,11 @@ class DissectionStage(Stage):
             self.clip.model.to(self.device).eval()
         given = models or {}
         self.models = {key: given.get(key) or self.load_model(key) for key in self.cfg.models}
-        for model in self.models.values():
+        for key, model in self.models.items():
             model.module.to(self.device).eval()
+            if model.channels_last:  # Swin's (N, H, W, C) maps would be pooled over the wrong axes
+                raise ConfigError(f"dissection.models: {key} outputs channels-last maps (a Swin); dissecting them is "
+                                  "not supported yet; dissect a ViT, a DeiT or a CNN")
         self.model_ids = {key: m.cache_id() for key, m in self.models.items()}
         taken = set(RESERVED_SLUGS)
         self.slugs = {key: unique_slug(key, taken) for key in self.models}
