@@ -22,6 +22,9 @@ def validate(study: Study) -> None:
             if spec.file and not study.path(spec.file).is_file():
                 raise ConfigError(f"models.{key}.file: {study.path(spec.file)} does not exist")
         else:
+            for name in ("entry", "kwargs"):  # keys of the newer sources only
+                if getattr(spec, name):
+                    raise ConfigError(f"models.{key}.{name}: not a key of source = \"{spec.source}\"; remove it")
             _validate_model_files(study, key, spec)
             _validate_model_names(key, spec)
         if spec.preprocess is not None:
