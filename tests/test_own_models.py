@@ -3,9 +3,9 @@ grid (CAMs equal to grad-cam's own with the same reshape), labels from folders a
 and one-line errors for bad input. Models are small, random and written in their real formats."""
 
 import json
+import re
 import shutil
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,7 +187,7 @@ def test_bad_sources_stop_with_one_line_naming_the_key(tmp_path, weights):
     }
     for table, pattern in cases.items():
         line = _one_line(["check", "--study", str(_study(tmp_path, table))])
-        assert __import__("re").search(pattern, line), line
+        assert re.search(pattern, line), line
 
 
 def test_bad_layers_and_labels_stop_before_compute_and_keep_what_was_built(tmp_path, weights):
