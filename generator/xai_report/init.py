@@ -61,8 +61,8 @@ def study_text(out: Path, source: str, images: str, name: str = "", file: str = 
               if image_folder else
               'target = "predicted"              # or "label" with labels = "file_label.csv", or a class index')
     layer = ('layer = "layer4[-1]"               # the CAM layer (a torchvision ResNet\'s last block)' if source == "torchvision"
-             else "# layer = \"...\"                   # none: the family default (ViT: blocks[-1].norm1, Swin: its last "
-                  "stage, other timm models: their last feature stage)")
+             else "# layer = \"...\"                   # none: the family's default CAM layer (ViT, DeiT: the last block's "
+                  "first norm; Swin: its last stage; other timm models: their last feature stage)")
     return f"""# Written by `xai-report init`; check it with `xai-report check --study {out.name}`,
 # build with `xai-report build --study {out.name}`, then `mkdocs serve`.
 title = "{title or 'My model explained'}"
