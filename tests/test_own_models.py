@@ -117,6 +117,23 @@ def test_ablation_cam_on_a_vit_is_the_librarys_with_its_vit_ablation_layer(weigh
     assert "AblationLayerVit" in ours.fields["implementation"]
 
 
+def test_our_score_cam_on_a_vits_grid_agrees_with_the_librarys(weights):
+    from pytorch_grad_cam import ScoreCAM
+
+    from xai_report.attribution.score_cam import FastScoreCAM
+
+    model = timm_model(weights, "vit")
+    image = goldfish(model)
+    layout = layer_layout(model.module, "blocks[-1].norm1", image.tensor, model.prefix_tokens)
+    layer = resolve_layer(model.module, "blocks[-1].norm1")
+    settings = Settings(AttributionConfig(batch_size=64), layer, model.preprocess, torch.device("cpu"), 0, layout)
+    ours = CamExplainer(FastScoreCAM, settings, batched=True).explain(model.module, image, 3)
+    with ScoreCAM(model.module, [layer], reshape_transform=layout.reshape) as cam:
+        cam.batch_size = 64
+        theirs = cam(input_tensor=image.tensor, targets=[ClassifierOutputTarget(3)])[0]
+    assert np.abs(ours.map - theirs).max() < 1e-4 and ours.fields["implementation"].startswith("FastScoreCAM")
+
+
 # -- sources ------------------------------------------------------------------------------------------------------
 
 
