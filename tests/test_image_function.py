@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from xai_report.labels import true_labels
+
 from xai_report.attribution.bound import ImageSettings, bind
 from xai_report.attribution.image import explain_image, steps_per_image
 from xai_report.attribution.inputs import load_inputs
@@ -63,7 +65,9 @@ def test_an_image_without_a_class_to_explain_gives_its_skip_reason_and_all_its_s
     bound = bind(study, torch.device("cpu"), model=model)
     cache = StoreCache(ArtifactStore(tmp_path / "store"), tmp_path / "out")
     steps: list[int] = []
-    found = {item.path.name: explain_image(item, bound, settings, cache, lambda n, note: steps.append(n))
+    labels = true_labels(Path(study.attribution.images), [i.path for i in inputs], model.class_names, model.wnids)
+    found = {item.path.name: explain_image(item, bound, settings, cache, lambda n, note: steps.append(n),
+                                           labels.get(item.path))
              for item in inputs}
 
     skipped = found["holiday.JPEG"]

@@ -17,21 +17,25 @@ import torch
 from torch import nn
 
 from .models.layers import resolve_layer
+from .models.tokens import layout_from_shape
 
 Pool = Literal["mean", "max"]
 
 
-def pool_output(output: torch.Tensor, pool: Pool) -> torch.Tensor:
+def pool_output(output: torch.Tensor, pool: Pool, token_pool: str = "cls", prefix: int | None = None) -> torch.Tensor:
     """One value per (image, neuron) from a layer's output.
 
     * N x C x H x W (conv): ``mean`` -> ``mean_{h,w} out[n, c, h, w]``, ``max`` -> ``max_{h,w}``.
-    * N x L x D (token sequence, batch first): the first (class) token ``out[:, 0]``.
+    * N x L x D (token sequence, batch first), by ``token_pool``: ``cls`` -> the first (class) token
+      ``out[:, 0]``; ``mean`` / ``max`` -> over the patch tokens ``out[:, prefix:]`` (``prefix``: the model's
+      class and other tokens before the patches; None counts one).
     * N x D (linear): unchanged.
     """
     if output.ndim == 4:
         return output.mean(dim=(2, 3)) if pool == "mean" else output.amax(dim=(2, 3))
     if output.ndim == 3:
-        return output[:, 0]
+        patches = output[:, 1 if prefix is None else prefix:]
+        return output[:, 0] if token_pool == "cls" else patches.mean(dim=1) if token_pool == "mean" else patches.amax(dim=1)
     if output.ndim == 2:
         return output
     raise ValueError(f"cannot pool a layer output of shape {tuple(output.shape)}")
@@ -77,6 +81,8 @@ def collect_activations(
     batches: Iterable[torch.Tensor | Sequence],
     pool: Pool = "mean",
     device: str | torch.device = "cpu",
+    token_pool: str = "cls",
+    prefix: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Run ``model`` over ``batches`` and return ``{layer: float32 CPU tensor (images x neurons)}``.
 
@@ -86,6 +92,7 @@ def collect_activations(
         batches: normalised image tensors N x 3 x H x W (or tuples whose first item is one), in the
             probing-image order; the rows of the result follow it.
         pool: ``mean`` or ``max`` over spatial positions for conv outputs (see :func:`pool_output`).
+        token_pool, prefix: how token outputs are pooled (:func:`pool_output`).
     """
     if pool not in ("mean", "max"):
         raise ValueError(f"pool must be 'mean' or 'max', got {pool!r}")
@@ -95,7 +102,7 @@ def collect_activations(
     device = torch.device(device)
     store: dict[str, list[torch.Tensor]] = {name: [] for name in layer_names}
     model.eval()
-    with _hooks(model, layer_names, store, lambda out: pool_output(out, pool)):
+    with _hooks(model, layer_names, store, lambda out: pool_output(out, pool, token_pool, prefix)):
         for batch in batches:
             model(_images_of(batch).to(device))
     if not store[layer_names[0]]:
@@ -138,6 +145,8 @@ def layers_maps(model: nn.Module, units: Mapping[str, Sequence[int]], image_tens
     found = {}
     for name in names:
         out = store[name][0]
+        if out.ndim == 3:  # tokens: on the patch grid (models/tokens.py; ConfigError when they cannot be)
+            out = layout_from_shape(tuple(out.shape), tuple(image_tensor_batch.shape[-2:]), where=f"layer {name!r}").reshape(out)
         if out.ndim != 4:
             raise ValueError(f"layer {name!r} output has shape {tuple(out.shape)}; spatial maps need N x C x H x W")
         found[name] = out[:, torch.as_tensor(list(units[name]), dtype=torch.long)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from functools import wraps
+from pathlib import Path
 
 import click
 
 from .config import Study, load_study
-from .errors import XaiReportError
+from .errors import ConfigError, XaiReportError
 from .memory import reexec_with_settings
 
 STUDY_OPTION = click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
@@ -119,6 +120,27 @@ def check(study_file) -> None:
 
     study = load_checked(study_file)
     click.echo(f"{study.source_file}: ok ({study.title})")
+
+
+@main.command()
+@click.option("--source", "source", required=True, help="timm, huggingface, python or torchvision")
+@click.option("--images", required=True, help="your image folder (ImageFolder layout or photos directly)")
+@click.option("--name", default="", help="timm model name, Hugging Face folder or hub id, torchvision model")
+@click.option("--file", "file", default="", help="a weight file (timm, python, torchvision)")
+@click.option("--entry", default="", help='python source: "my_model.py:build" or "package.module:build"')
+@click.option("--title", default="", help="the site's title")
+@click.option("--out", "out", default="study.toml", show_default=True, help="the study file to write")
+@_one_line_errors
+def init(source, images, name, file, entry, title, out) -> None:
+    """Write a commented study file for your model and image folder."""
+    from .init import study_text
+
+    path = Path(out)
+    if path.exists():
+        raise ConfigError(f"init: {path} exists; pass another --out or delete it")
+    text = study_text(path, source, images, name=name, file=file, entry=entry, title=title)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; next: xai-report check --study {path}")
 
 
 def entry() -> None:

@@ -15,22 +15,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..activations import output_shapes
 from ..config import Study
 from ..errors import ConfigError
 from ..models.classifiers import LoadedModel
 from ..models.layers import resolve_layer
+from ..models.tokens import TokenLayout, layer_layout
 from ..stage import load_study_model
-from . import contributions
+from . import contributions, token_head
 from .explainer import Explainer, Settings
 from .map_measures import MapMeasures
 from .methods import METHODS
 from .randomised import Twin, make_twin
 from .subject import Subject
-
-DEFAULT_LOW_RES = (7, 7)
-"""The random baseline's resolution when the target layer's output is not a 4-D feature map."""
-
 
 @dataclass(frozen=True)
 class ImageSettings:
@@ -61,10 +57,14 @@ class BoundModel:
     twin: Twin | None
     """The randomised twin and its explainers (``attribution.randomised_methods``), or None."""
     measures: MapMeasures
+    layout: TokenLayout
+    """How the target layer's output lies: a feature map, or tokens put on their patch grid (a dry run)."""
     subject: Subject = field(init=False)
     """The model as methods explain it: its module and cache identity."""
     _head: nn.Linear | str | None = field(default=None, init=False)
-    _layer_hw: tuple[int, int] | None = field(default=None, init=False)
+    head_features: str = field(default="", init=False)
+    """With a token head (ViT, Swin): which features its linear layer reads, for the pages."""
+    head_layer: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         self.subject = Subject(self.model.module, self.model.cache_id())
@@ -73,14 +73,16 @@ class BoundModel:
         """The classifier fed by ``layer``'s global average, or why there is none (found once)."""
         if self._head is None:
             self._head = contributions.find_pooled_head(self.model.module, layer, x)
+            if isinstance(self._head, str) and self.layout.is_token:  # a ViT / Swin head: over its pooled token
+                found = token_head.find_token_head(self.model.module, x, self.layout.prefix)
+                if isinstance(found, tuple):
+                    self._head, self.head_features, self.head_layer = found
         return self._head
 
     def layer_hw(self, layer: str, x: torch.Tensor) -> tuple[int, int]:
-        """Spatial size of ``layer``'s output: the resolution of the random baseline's maps (found once)."""
-        if self._layer_hw is None:
-            shape = output_shapes(self.model.module, [layer], x).get(layer)
-            self._layer_hw = tuple(shape[-2:]) if shape is not None and len(shape) == 4 else DEFAULT_LOW_RES
-        return self._layer_hw
+        """Spatial size of the target layer's output (a token layer's patch grid): the random baseline's
+        resolution."""
+        return self.layout.grid
 
 
 def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -> BoundModel:
@@ -92,18 +94,22 @@ def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -
         model = load_study_model(study, cfg.model, device)
     else:
         model.module.to(device).eval()
+    if "layer" not in cfg.model_fields_set and model.default_layer:
+        cfg.layer = model.default_layer  # the family's documented CAM layer (ViT, Swin) when the study names none
     try:
         layer = resolve_layer(model.module, cfg.layer)
+        probe = torch.zeros(1, 3, *model.preprocess.input_size, device=device)
+        layout = layer_layout(model.module, cfg.layer, probe, model.prefix_tokens, model.channels_last)
     except ConfigError as exc:
         raise ConfigError(f"attribution.layer: {exc}") from None
     if isinstance(cfg.target, int) and cfg.target >= len(model.class_names):
         raise ConfigError(f"attribution.target: class {cfg.target} is out of range; "
                           f"{cfg.model} has classes 0-{len(model.class_names) - 1}")
     method_tables = {m: cfg.method_table(m) for m in cfg.methods}
-    settings = Settings(cfg.batch_size, layer, model.preprocess, device, study.seed, method_tables)
+    settings = Settings(cfg.batch_size, layer, model.preprocess, device, study.seed, method_tables, layout)
     explainers = {m: METHODS[m].make(settings) for m in cfg.methods}
     twin_methods = list(cfg.methods if cfg.randomised_methods is None else cfg.randomised_methods)
     twin = make_twin(model, settings, twin_methods, cfg.layer, study.seed) if twin_methods else None
     measures = MapMeasures(Path(cfg.boxes) if cfg.boxes else None, settings, list(cfg.stability_methods or []),
                            [study.seed + i for i in range(1, cfg.stability_seeds + 1)])
-    return BoundModel(model, device, explainers, twin, measures)
+    return BoundModel(model, device, explainers, twin, measures, layout)

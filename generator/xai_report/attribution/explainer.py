@@ -29,6 +29,7 @@ from torch import nn
 
 from ..data import PreparedImage
 from ..models.preprocess import Preprocess
+from ..models.tokens import TokenLayout
 from ..store import Artifact
 from . import overlays
 
@@ -121,6 +122,8 @@ class Settings:
     method_tables: Mapping[str, dict] = field(default_factory=dict)
     """Each method's table of the study file (``[attribution.lime]`` -> ``{"lime": {...}}``), as written: the
     method's registry entry validates it into its own parameter model (:mod:`.methods`)."""
+    layout: TokenLayout | None = None
+    """How the target layer's output lies (:mod:`xai_report.models.tokens`); token layers get a reshape."""
 
 
 class Explainer(ABC):

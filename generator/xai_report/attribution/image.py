@@ -17,11 +17,11 @@ import numpy as np
 
 from .. import data
 from ..cache import ArtifactCache
-from ..data import wnid_of
 from ..numbers import rounded
 from ..store import Artifact
 from ..text import image_title
-from . import contributions, overlays, per_image, randomised, unit_maps
+from ..labels import Label
+from . import contributions, overlays, per_image, randomised, token_head, unit_maps
 from .bound import BoundModel, ImageSettings
 from .explainer import Explanation, exported_entry
 from .inputs import ImageInput, target_for
@@ -56,7 +56,8 @@ def steps_per_image(settings: ImageSettings) -> int:
 def predict(cache: ArtifactCache, bound: BoundModel, layer: str, item: ImageInput) -> Artifact:
     """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
     then one linear layer, the classifier's input (``features.npy``, see :func:`.contributions.predicted`)."""
-    key = cache.key("predictions", code=(contributions.predicted, data.prepare), model=bound.subject.model_key,
+    key = cache.key("predictions", code=(contributions.predicted, contributions.find_pooled_head,
+                                         token_head.find_token_head, data.prepare), model=bound.subject.model_key,
                     layer=layer, image=item.sha256)
     x = item.prepared.tensor.to(bound.device)
     head = bound.pooled_head(layer, x)
@@ -78,19 +79,20 @@ def evaluate(cache: ArtifactCache, bound: BoundModel, settings: ImageSettings, i
 
 
 def explain_image(item: ImageInput, bound: BoundModel, settings: ImageSettings, cache: ArtifactCache,
-                  step: Step = _no_progress) -> ImageResult:
+                  step: Step = _no_progress, label: Label | None = None) -> ImageResult:
     """Everything the attribution stage computes for ``item`` (see the module docstring); ``step`` is told of
-    each finished part. Returns the image record (or why it was skipped) and its compute seconds."""
+    each finished part; ``label``: the image's true class (:func:`xai_report.labels.true_labels`), if it has one.
+    Returns the image record (or why it was skipped) and its compute seconds."""
     prediction = predict(cache, bound, settings.layer, item)
     probs = prediction.array("probs.npy")
     step(1, f"{item.image_id[:24]} predicted")
     model = bound.model
-    target = target_for(settings.target, item.path, probs, model.wnids)
+    target = target_for(settings.target, item.path, probs, label)
     if isinstance(target, str):
         step(len(settings.methods) + int(settings.metrics), None)
         return ImageResult(None, {"file": item.path.name, "reason": target})
     class_index, rule, why = target
-    record = _record(item, probs, model.class_names, model.wnids, class_index, rule, why)
+    record = _record(item, probs, model.class_names, model.wnids, label, class_index, rule, why)
     record["photo"] = cache.export(f"overlays/{item.image_id}_photo.jpg", overlays.photo(item.prepared.rgb))
     record["methods"] = {}
     timings: dict[str, float] = {}
@@ -104,6 +106,8 @@ def explain_image(item: ImageInput, bound: BoundModel, settings: ImageSettings, 
         step(1, f"{item.image_id[:24]} {method}")
     head = bound.pooled_head(settings.layer, item.prepared.tensor.to(bound.device))
     record["neurons"] = contributions.for_image(head, prediction, class_index, settings.layer)
+    if bound.head_features and "units" in record["neurons"]:  # a token head: the features it reads, no unit maps
+        record["neurons"].update(layer=bound.head_layer, features=bound.head_features)
     unit_maps.add_maps(cache, model.module, bound.subject.model_key, settings.layer, bound.device, item,
                        record["neurons"])
     if bound.twin is not None:
@@ -121,12 +125,12 @@ def explain_image(item: ImageInput, bound: BoundModel, settings: ImageSettings, 
     return ImageResult(record, None, timings)
 
 
-def _record(item: ImageInput, probs: np.ndarray, names: list[str], wnids: list[str], class_index: int, rule: str,
-            why: str) -> dict:
-    """The image record's identity, top-5 predictions, true class (from a WordNet id in the file name) and target."""
+def _record(item: ImageInput, probs: np.ndarray, names: list[str], wnids: list[str], label: Label | None,
+            class_index: int, rule: str, why: str) -> dict:
+    """The image record's identity, top-5 predictions, true class (``label``: :mod:`xai_report.labels`) and target."""
     top = np.argsort(-probs, kind="stable")[:TOP_K]
-    wnid = wnid_of(item.path)
-    true_index = wnids.index(wnid) if wnid and wnid in wnids else None
+    true_index = None if label is None else label.index
+    wnid = wnids[true_index] if true_index is not None and wnids else None
     return {
         "id": item.image_id,
         "title": image_title(item.path),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import PreparedImage, list_images, load_rgb, prepare, wnid_of
+from ..data import PreparedImage, load_rgb, prepare
+from ..labels import Label, image_files
 from ..errors import BadInput
 from ..models import Preprocess
 from ..store import bytes_sha256
@@ -28,7 +29,7 @@ class ImageInput:
 def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput], list[dict]]:
     """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one."""
     inputs, skipped, seen = [], [], {}
-    for path in list_images(folder):
+    for path in image_files(folder):  # with ImageFolder class subfolders
         image_id = slugify(path.stem)
         if image_id in seen:
             skipped.append({"file": path.name, "reason": f"its page name {image_id!r} is taken by {seen[image_id]}; rename one"})
@@ -47,15 +48,17 @@ def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput],
     return inputs, skipped
 
 
-def target_for(rule: str | int, path: Path, probs: np.ndarray, wnids: list[str]) -> tuple[int, str, str] | str:
-    """(class index, rule, why) of the class to explain under ``attribution.target``, or a skip reason."""
+def target_for(rule: str | int, path: Path, probs: np.ndarray, label: Label | None) -> tuple[int, str, str] | str:
+    """(class index, rule, why) of the class to explain under ``attribution.target``, or a skip reason;
+    ``label``: the image's true class (:mod:`xai_report.labels`), if it has one."""
     if rule == "predicted":
         k = int(np.argmax(probs))
         return k, "predicted", "the model's top-1 prediction (target = \"predicted\")"
     if rule == "label":
-        wnid = wnid_of(path)
-        if wnid is None or wnid not in wnids:
-            return f"{path.name}: no ImageNet WordNet id in the file name, needed for target = \"label\""
-        k = wnids.index(wnid)
-        return k, "label", f"the image's true class, from the WordNet id {wnid} in its file name (target = \"label\")"
+        if label is None:
+            return (f"{path.name}: no label (a WordNet id in the file name, an ImageFolder class subfolder or a "
+                    "row of attribution.labels), needed for target = \"label\"")
+        where = f"the WordNet id {label.source[len('WordNet id '):]} in its file name" if label.source.startswith("WordNet id") \
+            else label.source
+        return label.index, "label", f"the image's true class, from {where} (target = \"label\")"
     return int(rule), "index", f"class index {int(rule)} fixed in the study config"

@@ -41,7 +41,7 @@ def make_twin(model: LoadedModel, settings: Settings, methods: list[str], layer_
     twin = randomised(model, seed)
     twin.module.to(settings.device).eval()
     own = Settings(settings.batch_size, resolve_layer(twin.module, layer_name), settings.preprocess, settings.device,
-                   settings.seed, settings.method_tables)
+                   settings.seed, settings.method_tables, settings.layout)
     return Twin(twin.module, twin_cache_id(twin), {m: METHODS[m].make(own) for m in methods})
 
 

@@ -20,7 +20,9 @@ from typing import Iterable
 import torch
 
 from ..config import AttributionConfig, Study
+from ..labels import true_labels
 from ..models.classifiers import LoadedModel
+from ..models.tokens import TokenLayout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
@@ -50,17 +52,19 @@ class AttributionStage(Stage):
         """``model``: an already loaded model to use instead of ``attribution.model`` (tests)."""
         super().__init__(study, store, device)
         self.cfg = study.attribution
+        self.bound = bind(study, self.device, model)  # first: it puts a model family's default layer in the config
         self.settings = ImageSettings.of(study)
-        self.bound = bind(study, self.device, model)
 
     def run(self) -> dict:
         start = time.perf_counter()
         model = self.bound.model
         inputs, skipped = load_inputs(Path(self.cfg.images), model.preprocess)
+        labels = true_labels(Path(self.cfg.images), [i.path for i in inputs], model.class_names, model.wnids,
+                             self.cfg.labels)  # an unknown label stops here, before any compute
         images = []
         progress = Progress("attribution", len(inputs), steps_per_image(self.settings))
         for item in inputs:
-            found = explain_image(item, self.bound, self.settings, self.cache, progress.step)
+            found = explain_image(item, self.bound, self.settings, self.cache, progress.step, labels.get(item.path))
             if found.record is None:
                 skipped.append(found.skip)
             else:
@@ -92,6 +96,7 @@ class AttributionStage(Stage):
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
         if self.bound.twin is not None:
             section["randomised"] = randomised.summary(images)
+        add_model_notes(section, model, self.bound.layout, self.bound.explainers)
         return section
 
 
@@ -106,3 +111,13 @@ def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explai
                                           "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "
                                           "CAM layer's resolution")
     return params
+
+
+def add_model_notes(section: dict, model: LoadedModel, layout: TokenLayout, explainers: dict) -> None:
+    """Where the model's preprocessing came from; for a token layer, its layout and what ran on it per method
+    (``token_layer``)."""
+    section["model"]["preprocess_source"] = model.preprocess_source
+    if layout.is_token:
+        section["token_layer"] = {"layout": layout.describe(), "implementations": {
+            m: e.implementation() if hasattr(e, "implementation") else "needs no layer (model-agnostic)"
+            for m, e in explainers.items()}}

@@ -36,7 +36,7 @@ def add_maps(cache: ArtifactCache, module: nn.Module, model_key: dict, layer: st
     """Give each unit listed in ``neurons`` (the decomposition of :mod:`.contributions`) its ``map``: its activation
     map at ``layer`` of ``module`` (on ``device``, identified by ``model_key``) on the photo, cached per image and
     units, exported as ``overlays/<image>_unit<j>.jpg``."""
-    if "units" not in neurons:
+    if "units" not in neurons or "features" in neurons:  # "features": a token head's, not the layer's units
         return
     units = [u["unit"] for u in neurons["units"]]
     key = cache.key("unit_maps", code=(activation_maps, prepare), model=model_key, layer=layer,

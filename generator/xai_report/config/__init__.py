@@ -10,6 +10,7 @@ found and what is allowed. Relative paths resolve against the folder of the stud
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -60,6 +61,12 @@ def resolve_paths(study: Study) -> None:
             spec.file = str(study.path(spec.file))
         if spec.class_names:
             spec.class_names = str(study.path(spec.class_names))
+        if spec.source == "huggingface" and spec.name and (study.path(spec.name).is_dir()
+                                                            or not re.fullmatch(r"[\w.-]+/[\w.-]+", spec.name)):
+            spec.name = str(study.path(spec.name))  # a local folder; otherwise a hub id
+        if spec.source == "python" and ".py:" in spec.entry:
+            file, _, func = spec.entry.rpartition(":")
+            spec.entry = f"{study.path(file)}:{func}"
     att, dis = study.attribution, study.dissection
     att.images = str(study.path(att.images))
     dis.probe = [str(study.path(folder)) for folder in dis.probe]
@@ -72,5 +79,7 @@ def resolve_paths(study: Study) -> None:
         study.benchmarks = str(study.path(study.benchmarks))
     if att.boxes:
         att.boxes = str(study.path(att.boxes))
+    if att.labels:
+        att.labels = str(study.path(att.labels))
     if study.claims:
         study.claims = str(study.path(study.claims))

@@ -9,14 +9,23 @@ from .schema import ModelSpec, PreprocessSpec, Study
 def validate(study: Study) -> None:
     """Semantic checks that need more than types: references, files, registries."""
     from ..models import MODEL_SOURCES
+    from ..models.sources import REGISTRY as SOURCE_REGISTRY, check_params
 
     if study.device != "auto" and not (study.device == "cpu" or study.device.startswith("cuda")):
         raise ConfigError(f"device: {study.device!r} is not allowed; use auto, cpu or cuda[:N]")
     for key, spec in study.models.items():
         if spec.source not in MODEL_SOURCES:
             raise ConfigError(f"models.{key}.source: unknown {spec.source!r}; allowed: {', '.join(MODEL_SOURCES)}")
-        _validate_model_files(study, key, spec)
-        _validate_model_names(key, spec)
+        if spec.source in SOURCE_REGISTRY:  # timm, huggingface, python: each source checks its own keys
+            check_params(key, SOURCE_REGISTRY[spec.source], spec.model_dump(exclude_unset=True))
+            if spec.file and not study.path(spec.file).is_file():
+                raise ConfigError(f"models.{key}.file: {study.path(spec.file)} does not exist")
+        else:
+            for name in ("entry", "kwargs"):  # keys of the newer sources only
+                if getattr(spec, name):
+                    raise ConfigError(f"models.{key}.{name}: not a key of source = \"{spec.source}\"; remove it")
+            _validate_model_files(study, key, spec)
+            _validate_model_names(key, spec)
         if spec.preprocess is not None:
             _validate_preprocess(f"models.{key}.preprocess", spec.preprocess)
     if study.benchmarks and not study.path(study.benchmarks).is_dir():
@@ -54,6 +63,8 @@ def validate(study: Study) -> None:
                 raise ConfigError(f"attribution.randomised_methods: {m!r} is not in attribution.methods ({', '.join(att.methods)})")
         if att.stability_methods and att.stability_seeds < 1:
             raise ConfigError("attribution.stability_seeds: must be at least 1 when stability_methods names a method")
+        if att.labels and not study.path(att.labels).is_file():
+            raise ConfigError(f"attribution.labels: file {study.path(att.labels)} does not exist; fix the path or remove the key")
         if att.boxes and not study.path(att.boxes).is_file():
             raise ConfigError(f"attribution.boxes: file {study.path(att.boxes)} does not exist; fix the path or remove the key")
     dis = study.dissection
@@ -77,6 +88,8 @@ def validate(study: Study) -> None:
                               f"{dis.min_classes} and {dis.max_classes}")
         if dis.pool not in ("mean", "max"):
             raise ConfigError(f"dissection.pool: {dis.pool!r}; allowed: mean, max")
+        if dis.token_pool not in ("cls", "mean", "max"):
+            raise ConfigError(f"dissection.token_pool: {dis.token_pool!r}; allowed: cls, mean, max")
         if dis.top_k < 1:
             raise ConfigError("dissection.top_k: must be at least 1")
 

@@ -8,7 +8,7 @@ allows that one widening). Paths are plain strings here; ``load_study`` makes th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -44,10 +44,15 @@ class ModelSpec(_Table):
     label: str = ""
     """Human-readable name for pages; defaults to the model key."""
     preprocess: Optional[PreprocessSpec] = None
+    # Keys of the timm, huggingface and python sources (each source checks its own: models/sources/).
+    entry: str = ""
+    """``source = "python"``: ``package.module:function`` or ``path/to/file.py:function``."""
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    """``source = "timm"``: keyword arguments of ``timm.create_model``."""
 
     def loader_spec(self) -> dict:
         """The spec as the loaders take it: keys left empty are dropped."""
-        return {k: v for k, v in self.model_dump(exclude_none=True).items() if v != ""}
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if v != "" and v != {}}
 
 
 class AttributionConfig(_Table):
@@ -73,6 +78,9 @@ class AttributionConfig(_Table):
     stability_methods: list[str] = Field(default_factory=list)
     """Methods rerun with seeds ``seed + 1 .. seed + stability_seeds`` to measure their stability across seeds."""
     stability_seeds: int = 2
+    labels: str = ""
+    """Optional CSV ``file,label`` of the images' true classes (a class name or index); without it, an image
+    folder in ImageFolder layout (one subfolder per class) gives them, else WordNet ids in the file names."""
     boxes: str = ""
     """Optional CSV of object boxes per image (``file,wnid,x0,y0,x1,y1,object``, original pixels): the maps'
     energy inside them is measured (``attribution.boxes``)."""
@@ -108,10 +116,17 @@ class DissectionConfig(_Table):
     max_classes: int = 300
     """Labels source: an ancestor synset is a concept when it covers between these many ImageNet classes."""
     pool: str = "mean"
+    token_pool: str = "cls"
+    """Token layers (ViT blocks): one value per neuron from the class token (``cls``, CLIP-Dissect's choice), the
+    mean (``mean``) or the maximum (``max``) over the patch tokens."""
     top_k: int = 100
     batch_size: int = 64
     strip_images: int = 5
     clip: ClipSpec = Field(default_factory=ClipSpec)
+
+    def pool_id(self) -> str:
+        """How activations are pooled, for cache keys (``pool`` alone unless ``token_pool`` is not the default)."""
+        return self.pool if self.token_pool == "cls" else f"{self.pool}, tokens {self.token_pool}"
 
 
 class Study(_Table):

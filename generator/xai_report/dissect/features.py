@@ -46,7 +46,9 @@ class ProbeFeatures:
 
     def __init__(self, cache: ArtifactCache, timings: Timings, device: torch.device, clip: LoadedClip | None,
                  models: dict[str, LoadedModel], collect: dict[str, list[str]], model_ids: dict[str, dict], *,
-                 pool: str, batch_size: int):
+                 pool: str, batch_size: int, token_pool: str = "cls", pool_id: str | None = None):
+        """``pool``: how a layer's maps are pooled; ``token_pool``: which token of a token layer (cls, mean, max);
+        ``pool_id``: both as they enter the cache keys (``DissectionConfig.pool_id``; ``pool`` by default)."""
         self.cache = cache
         self.timings = timings
         self.device = device
@@ -55,6 +57,8 @@ class ProbeFeatures:
         self.collect = collect
         self.model_ids = model_ids
         self.pool = pool
+        self.token_pool = token_pool
+        self.pool_id = pool_id or pool
         self.batch_size = batch_size
 
     def clip_key(self, sha: str) -> str:
@@ -63,7 +67,7 @@ class ProbeFeatures:
 
     def acts_key(self, key: str, sha: str) -> str:
         return self.cache.key("dissect_activations", code=ACTIVATIONS_CODE,
-                              model=self.model_ids[key], layers=self.collect[key], pool=self.pool, image=sha)
+                              model=self.model_ids[key], layers=self.collect[key], pool=self.pool_id, image=sha)
 
     def _stored(self, key: str) -> bool:
         return self.cache.stored(key)  # a look, not a use: not counted as reused
@@ -112,7 +116,8 @@ class ProbeFeatures:
         model, layers = self.models[key], self.collect[key]
         start = time.perf_counter()
         x = torch.cat([prepare(pil, model.preprocess).tensor for _, pil in decoded])
-        acts = collect_activations(model.module, layers, [x], pool=self.pool, device=self.device)
+        acts = collect_activations(model.module, layers, [x], pool=self.pool, device=self.device,
+                                   token_pool=self.token_pool, prefix=model.prefix_tokens)
         each = (time.perf_counter() - start) / len(decoded)
         for i, (img, _) in enumerate(decoded):
             if not self._stored(self.acts_key(key, img.sha256)):

