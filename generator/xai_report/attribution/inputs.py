@@ -3,7 +3,9 @@ one's explanations explain."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,11 @@ from ..data import PreparedImage, list_images, load_rgb, prepare, wnid_of
 from ..errors import BadInput
 from ..models import Preprocess
 from ..store import bytes_sha256
-from ..text import slugify
+from ..text import display_name, slugify
+
+LABELS_FILE = "labels.csv"
+"""An image folder's optional labels (``file,synset,...``, as ``data/probe/imagenet-val`` has): the true
+class of images whose file names do not start with a WordNet id."""
 
 
 @dataclass
@@ -53,9 +59,29 @@ def target_for(rule: str | int, path: Path, probs: np.ndarray, wnids: list[str])
         k = int(np.argmax(probs))
         return k, "predicted", "the model's top-1 prediction (target = \"predicted\")"
     if rule == "label":
-        wnid = wnid_of(path)
+        wnid = true_wnid(path)
         if wnid is None or wnid not in wnids:
-            return f"{path.name}: no ImageNet WordNet id in the file name, needed for target = \"label\""
+            return f"{path.name}: no ImageNet WordNet id in the file name or {LABELS_FILE}, needed for target = \"label\""
         k = wnids.index(wnid)
-        return k, "label", f"the image's true class, from the WordNet id {wnid} in its file name (target = \"label\")"
+        where = "its file name" if wnid_of(path) else LABELS_FILE
+        return k, "label", f"the image's true class, from the WordNet id {wnid} in {where} (target = \"label\")"
     return int(rule), "index", f"class index {int(rule)} fixed in the study config"
+
+
+def true_wnid(path: Path) -> str | None:
+    """The image's WordNet id: from its file name (``n01443537_goldfish.JPEG``), else from the ``labels.csv``
+    beside it, else None."""
+    return wnid_of(path) or folder_labels(path.parent).get(path.name)
+
+
+@lru_cache(maxsize=8)
+def folder_labels(folder: Path) -> dict[str, str]:
+    """``{file name: synset}`` of ``folder/labels.csv`` (empty when there is none); BadInput names a malformed one."""
+    file = folder / LABELS_FILE
+    if not file.is_file():
+        return {}
+    with open(file, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and not {"file", "synset"} <= set(rows[0]):
+        raise BadInput(f"{display_name(file)}: needs the columns file and synset (file,synset,...); fix its header")
+    return {r["file"]: r["synset"] for r in rows if r.get("file") and r.get("synset")}

@@ -22,7 +22,6 @@ from torch import nn
 
 from .. import data
 from ..config import AttributionConfig, Study
-from ..data import wnid_of
 from ..errors import ConfigError
 from ..models import LoadedModel, resolve_layer
 from ..progress import Progress
@@ -30,9 +29,9 @@ from ..stage import Stage, output_shapes
 from ..store import Artifact, ArtifactStore
 from ..text import image_title
 from . import across_images, agreement, contributions, explainer, faithfulness, inference, maps, overlays, per_image, perturbation
-from . import map_measures, randomised, unit_maps
+from . import dataset_level, map_measures, randomised, unit_maps
 from .explainer import Explanation, Settings, exported_entry
-from .inputs import ImageInput, load_inputs, target_for
+from .inputs import ImageInput, load_inputs, target_for, true_wnid
 from .methods import METHODS
 
 TOP_K = 5
@@ -180,6 +179,9 @@ class AttributionStage(Stage):
             regional = [m for m in self.cfg.methods if any("segments" in r["methods"][m] for r in images)]
             section["comparison"] = across_images.comparison(images, self.cfg.methods, regional)
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
+            # Dataset-level findings (means with bootstrap intervals, per class, short lists): dataset_level.py.
+            rows = [dataset_level.scores_from_record(r) for r in images]
+            section["dataset"] = dataset_level.summary(rows, self.cfg.methods, self.cfg.bootstrap_samples, self.study.seed)
         if self.twin is not None:
             section["randomised"] = randomised.summary(images)
         return section
@@ -195,7 +197,7 @@ class AttributionStage(Stage):
             return None
         class_index, rule, why = target
         top = np.argsort(-probs, kind="stable")[:TOP_K]
-        wnid = wnid_of(item.path)
+        wnid = true_wnid(item.path)
         true_index = self.model.wnids.index(wnid) if wnid and wnid in self.model.wnids else None
         names = self.model.class_names
         record = {
