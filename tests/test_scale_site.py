@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +32,9 @@ from xai_report.cli import main
 from xai_report.render import scale_site
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = 30
+IMAGES = int(os.environ.get("XAI_REPORT_SCALE_IMAGES", "30"))
+"""Photos of the reduced build (at least 12: the large layout starts above 10, 12 images a gallery page)."""
+PER_PAGE = 12
 FIRST_LOAD_LIMIT = 2_000_000
 
 
@@ -80,7 +83,7 @@ def built(tmp_path_factory):
     """The reduced scale study, built and mkdocs-built; yields (root, results)."""
     patch = pytest.MonkeyPatch()
     patch.setattr(scale_site, "LARGE_STUDY", 10)
-    patch.setattr(scale_site, "GALLERY_PAGE", 12)
+    patch.setattr(scale_site, "GALLERY_PAGE", PER_PAGE)
     try:
         root = tmp_path_factory.mktemp("scale")
         study = _write_subset()(IMAGES, root)
@@ -106,10 +109,11 @@ def test_reduced_scale_site(built):
     ids = [r["id"] for r in att["images"]]
     assert len(ids) == IMAGES and all(r["true_class"] is not None for r in att["images"])  # labels.csv read
     assert att["dataset"]["images"] == IMAGES and att["dataset"]["accuracy"]["n"] == IMAGES
-    galleries = sorted(docs.glob("attribution/gallery*.md"))
-    assert [p.name for p in galleries] == ["gallery-2.md", "gallery-3.md", "gallery.md"]
-    rows = {p.name: re.findall(r"^\| <span id=\"([a-z0-9-]+)\"", p.read_text(), re.M) for p in galleries}
-    assert [len(rows[n]) for n in ("gallery.md", "gallery-2.md", "gallery-3.md")] == [12, 12, 6]
+    sizes = [min(PER_PAGE, IMAGES - k) for k in range(0, IMAGES, PER_PAGE)]
+    names = [scale_site.gallery_path(k + 1) for k in range(len(sizes))]
+    assert sorted(p.relative_to(docs).as_posix() for p in docs.glob("attribution/gallery*.md")) == sorted(names)
+    rows = [re.findall(r"^\| <span id=\"([a-z0-9-]+)\"", (docs / n).read_text(), re.M) for n in names]
+    assert [len(r) for r in rows] == sizes and sum(rows, []) == [re.sub(r"[^A-Za-z0-9-]", "-", i).lower() for i in ids]
     assert all((docs / "attribution" / "images" / f"{i}.md").is_file() for i in ids)  # every image keeps its page
     gallery = (docs / "attribution" / "gallery.md").read_text()
     assert 'loading=lazy' in gallery and "assets/overlays/" not in gallery and "assets/thumbs/" in gallery
