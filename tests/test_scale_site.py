@@ -59,6 +59,20 @@ def test_pages_paginate_and_nav_leaves_out_image_pages():
                    {"Dissection": [{"M": ["dissection/m/layer.md"]}]}, {"Methodology": ["methodology/index.md"]}]
 
 
+def test_labels_csv_gives_the_true_class_and_a_malformed_one_is_named(tmp_path):
+    from xai_report.attribution.inputs import folder_labels, true_wnid
+    from xai_report.errors import BadInput
+
+    (tmp_path / "labels.csv").write_text("file,synset,class_index,class_name\nval_1.JPEG,n02951358,472,canoe\n")
+    assert true_wnid(tmp_path / "val_1.JPEG") == "n02951358" and true_wnid(tmp_path / "val_2.JPEG") is None
+    assert true_wnid(tmp_path / "n01443537_goldfish.JPEG") == "n01443537"  # the file name comes first
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "labels.csv").write_text("name,wnid\nval_1.JPEG,n02951358\n")
+    with pytest.raises(BadInput, match=r"labels.csv: needs the columns file and synset"):
+        folder_labels(bad)
+
+
 def test_archive_is_exact_and_deterministic(tmp_path):
     maps = tmp_path / "out" / "maps"
     maps.mkdir(parents=True)

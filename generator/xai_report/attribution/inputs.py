@@ -53,6 +53,7 @@ def prepared_image(path: Path, sha256: str, preprocess: Preprocess) -> PreparedI
 def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput], list[dict]]:
     """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one. Each image
     is decoded once here to check it, and again when the stage reaches it (its pixels are not kept meanwhile)."""
+    folder_labels(folder)  # a malformed labels.csv stops the build here, before any compute
     inputs, skipped, seen = [], [], {}
     for path in list_images(folder):
         image_id = slugify(path.stem)
