@@ -15,10 +15,16 @@ from __future__ import annotations
 import csv
 import difflib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .data import IMAGE_SUFFIXES, list_images, wnid_of
 from .errors import BadInput
+from .text import display_name
+
+LABELS_FILE = "labels.csv"
+"""An image folder's own labels (ImageNet validation style: ``file,synset,...``), read when the study names no
+``attribution.labels``."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,22 @@ def true_labels(folder: Path, files: list[Path], class_names: list[str], wnids: 
             found[path] = Label(class_index(path.parent.name, class_names, wnids, where), f"folder {path.parent.name}")
         elif wnid_of(path) in wnids:
             found[path] = Label(wnids.index(wnid_of(path)), f"WordNet id {wnid_of(path)}")
+        elif folder_labels(path.parent).get(path.name) in wnids:
+            found[path] = Label(wnids.index(folder_labels(path.parent)[path.name]), LABELS_FILE)
     missing = sorted(set(from_csv) - {p.relative_to(folder).as_posix() for p in files})
     if missing:
         raise BadInput(f"{csv_file}: {missing[0]} is not an image of {folder}; fix the file name or remove the row")
     return found
+
+
+@lru_cache(maxsize=8)
+def folder_labels(folder: Path) -> dict[str, str]:
+    """``{file name: synset}`` of ``folder/labels.csv`` (empty when there is none); BadInput names a malformed one."""
+    file = folder / LABELS_FILE
+    if not file.is_file():
+        return {}
+    with open(file, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and not {"file", "synset"} <= set(rows[0]):
+        raise BadInput(f"{display_name(file)}: needs the columns file and synset (file,synset,...); fix its header")
+    return {r["file"]: r["synset"] for r in rows if r.get("file") and r.get("synset")}

@@ -5,7 +5,9 @@
  * "0.31 ± 0.05") sorts by that number, others alphabetically; empty, "n/a" and "—" cells go last. Ties keep
  * the page's order (a stable sort).
  * Filtering: a search box above .xai-neurons hides the neuron cards whose text (label, runners-up, category)
- * does not contain every word typed.
+ * does not contain every word typed. Above .xai-image-index (the index of all images), a box hides the rows whose
+ * text lacks a word typed, a menu keeps the correct or the wrong predictions, and a range keeps the rows whose
+ * chosen numeric column (an AUC) lies between two numbers.
  */
 (function () {
   "use strict";
@@ -86,9 +88,65 @@
     apply();
   }
 
+  function control(tag, props) {
+    var el = document.createElement(tag);
+    Object.keys(props).forEach(function (k) { el[k] = props[k]; });
+    if (props.placeholder) el.setAttribute("aria-label", props.placeholder);
+    return el;
+  }
+
+  function option(select, value, text) {
+    var o = document.createElement("option");
+    o.value = value;
+    o.textContent = text;
+    select.appendChild(o);
+  }
+
+  function rowFilter(container) {
+    var table = container.querySelector("table");
+    if (container.dataset.xaiFilter || !table || !table.tHead || !table.tBodies.length) return;
+    container.dataset.xaiFilter = "1";
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent.trim(); });
+    var verdict = heads.indexOf("Top-1");
+    var bar = control("div", { className: "xai-filter" });
+    var words = control("input", { type: "search", placeholder: "Filter by image or class" });
+    var which = control("select", { title: "Correct or wrong" });
+    option(which, "", "correct and wrong");
+    option(which, "correct", "correct only");
+    option(which, "wrong", "wrong only");
+    var column = control("select", { title: "Column of the range" });
+    heads.forEach(function (h, i) { if (/AUC/.test(h)) option(column, String(i), h); });
+    var low = control("input", { type: "number", step: "0.01", placeholder: "from" });
+    var high = control("input", { type: "number", step: "0.01", placeholder: "to" });
+    var count = control("span", {});
+    [words, which, column, low, high, count].forEach(function (el) { bar.appendChild(el); });
+    container.parentNode.insertBefore(bar, container);
+    function apply() {
+      var typed = words.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var lo = parseFloat(low.value), hi = parseFloat(high.value), col = parseInt(column.value, 10);
+      var rows = table.tBodies[0].rows, shown = 0;
+      Array.prototype.forEach.call(rows, function (row) {
+        var text = row.textContent.toLowerCase();
+        var ok = typed.every(function (w) { return text.indexOf(w) >= 0; });
+        if (ok && which.value && verdict >= 0) ok = row.cells[verdict].textContent.trim() === which.value;
+        if (ok && !isNaN(col) && (!isNaN(lo) || !isNaN(hi))) {
+          var v = parseFloat(row.cells[col].textContent);
+          ok = !isNaN(v) && (isNaN(lo) || v >= lo) && (isNaN(hi) || v <= hi);
+        }
+        row.hidden = !ok;
+        shown += ok ? 1 : 0;
+      });
+      count.textContent = shown + " of " + rows.length + " images shown";
+    }
+    [words, low, high].forEach(function (el) { el.addEventListener("input", apply); });
+    [which, column].forEach(function (el) { el.addEventListener("change", apply); });
+    apply();
+  }
+
   function setup() {
     Array.prototype.forEach.call(document.querySelectorAll("article table"), sortable);
     Array.prototype.forEach.call(document.querySelectorAll(".xai-neurons"), filterable);
+    Array.prototype.forEach.call(document.querySelectorAll(".xai-image-index"), rowFilter);
   }
 
   if (typeof window.document$ !== "undefined" && window.document$.subscribe) {

@@ -4,30 +4,55 @@ one's explanations explain."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..data import PreparedImage, load_rgb, prepare
-from ..labels import Label, image_files
+from ..labels import Label, folder_labels, image_files
 from ..errors import BadInput
 from ..models import Preprocess
 from ..store import bytes_sha256
-from ..text import slugify
+from ..text import display_name, slugify
+
+"""An image folder's optional labels (``file,synset,...``, as ``data/probe/imagenet-val`` has): the true
+class of images whose file names do not start with a WordNet id."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImageInput:
+    """An image of the study. Its pixels are decoded when first used and only the last few images' are kept
+    (:func:`prepared_image`), so a study of thousands of images holds one or two at a time."""
+
     path: Path
     image_id: str
     """The image's page id (a slug of its file name)."""
-    data: bytes
     sha256: str
-    prepared: PreparedImage
+    preprocess: Preprocess
+
+    @property
+    def prepared(self) -> PreparedImage:
+        return prepared_image(self.path, self.sha256, self.preprocess)
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes."""
+        return self.path.read_bytes()
+
+
+@lru_cache(maxsize=2)
+def prepared_image(path: Path, sha256: str, preprocess: Preprocess) -> PreparedImage:
+    """``path`` read and prepared for the model; BadInput if its bytes are no longer those that were checked."""
+    if bytes_sha256(path.read_bytes()) != sha256:
+        raise BadInput(f"{display_name(path)}: the file changed during the build; run it again")
+    return prepare(load_rgb(path), preprocess)
 
 
 def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput], list[dict]]:
-    """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one."""
+    """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one. Each image
+    is decoded once here to check it, and again when the stage reaches it (its pixels are not kept meanwhile)."""
+    folder_labels(folder)  # a malformed labels.csv stops the build here, before any compute
     inputs, skipped, seen = [], [], {}
     for path in image_files(folder):  # with ImageFolder class subfolders
         image_id = slugify(path.stem)
@@ -36,7 +61,7 @@ def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput],
             continue
         try:
             raw = path.read_bytes()
-            prepared = prepare(load_rgb(path), preprocess)
+            prepare(load_rgb(path), preprocess)
         except BadInput as exc:
             skipped.append({"file": path.name, "reason": str(exc)})
             continue
@@ -44,7 +69,7 @@ def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput],
             skipped.append({"file": path.name, "reason": f"{path.name}: cannot be read ({exc.strerror})"})
             continue
         seen[image_id] = path.name
-        inputs.append(ImageInput(path, image_id, raw, bytes_sha256(raw), prepared))
+        inputs.append(ImageInput(path, image_id, bytes_sha256(raw), preprocess))
     return inputs, skipped
 
 

@@ -26,7 +26,7 @@ from ..models.tokens import TokenLayout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
-from . import across_images, explainer, map_measures, methods, randomised
+from . import across_images, dataset_level, explainer, map_measures, methods, randomised
 from .bound import ImageSettings, bind
 from .image import explain_image, steps_per_image
 from .inputs import load_inputs
@@ -94,6 +94,9 @@ class AttributionStage(Stage):
             regional = [m for m in self.cfg.methods if any("segments" in r["methods"][m] for r in images)]
             section["comparison"] = across_images.comparison(images, self.cfg.methods, regional)
             section["map_measures"] = map_measures.summary(images, self.cfg.methods)
+            # Dataset-level findings (means with bootstrap intervals, per class, short lists): dataset_level.py.
+            rows = [dataset_level.scores_from_record(r) for r in images]
+            section["dataset"] = dataset_level.summary(rows, self.cfg.methods, self.cfg.bootstrap_samples, self.study.seed)
         if self.bound.twin is not None:
             section["randomised"] = randomised.summary(images)
         add_model_notes(section, model, self.bound.layout, self.bound.explainers)

@@ -52,7 +52,7 @@ def validate(study: Study) -> None:
             raise ConfigError(f"attribution.target: {att.target!r}; allowed: \"predicted\", \"label\" or a class index")
         if isinstance(att.target, int) and att.target < 0:
             raise ConfigError(f"attribution.target: {att.target} is negative; class indices start at 0")
-        for name in ("batch_size", "deletion_steps"):
+        for name in ("batch_size", "deletion_steps", "bootstrap_samples"):
             if getattr(att, name) < 1:
                 raise ConfigError(f"attribution.{name}: must be at least 1")
         for m in att.stability_methods:

@@ -84,6 +84,8 @@ class AttributionConfig(_Table):
     boxes: str = ""
     """Optional CSV of object boxes per image (``file,wnid,x0,y0,x1,y1,object``, original pixels): the maps'
     energy inside them is measured (``attribution.boxes``)."""
+    bootstrap_samples: int = 1000
+    """Resamples behind each percentile-bootstrap 95% interval of the dataset-level findings (seeded with ``seed``)."""
 
     def extra_tables(self) -> dict[str, object]:
         """The keys this schema does not know (method tables, or mistakes), as the file gave them."""

@@ -21,7 +21,7 @@ from ..paths import REPO_ROOT, TEMPLATES_DIR
 from ..records import Results
 from ..results import RESULTS_FILE, SCHEMA_FILE
 from ..store import write_atomic
-from . import links
+from . import links, scale_site
 from .markdown import Safe, environment
 
 MKDOCS_MARKER = "# Written by xai-report render"
@@ -62,7 +62,10 @@ def raw_files(results: Results) -> Iterator[str]:
 def copy_assets(study: Study, results: Results, site: Path) -> list[str]:
     """Copy what the pages show (and, with ``publish_raw``, the raw results) under ``site/assets``; returns the
     copied paths relative to the site."""
-    files = list(_shown_files(results)) + (list(raw_files(results)) if study.publish_raw else [])
+    raw = list(raw_files(results)) if study.publish_raw else []
+    if raw and scale_site.is_large(results.attribution):
+        raw = [RESULTS_FILE]  # the maps go into one archive per method (scale_site.write_files)
+    files = list(_shown_files(results)) + raw
     return [copy_if_changed(study.output_path / rel, site / "assets" / rel, site) for rel in dict.fromkeys(files)]
 
 
@@ -78,10 +81,11 @@ def print_excluded(results: Results | None) -> list[str]:
     return sorted(links.layer_pages(results).values())
 
 
-def ensure_mkdocs_yml(study: Study, results: Results | None = None) -> Path:
+def ensure_mkdocs_yml(study: Study, results: Results | None = None, pages: list[str] | None = None) -> Path:
     """Write the ``mkdocs.yml`` beside the docs folder from the study (title, ``site_url``, ``repo_url``) and its
     results (the pages the single-file report leaves out) when there is none or render wrote the one there; a
-    hand-written one (no marker line) stays as it is. Copy our stylesheet and page script into the docs folder
+    hand-written one (no marker line) stays as it is. A large study (:mod:`.scale_site`) gets a ``nav`` of
+    ``pages`` without the image pages. Copy our stylesheet and page script into the docs folder
     when they are missing."""
     site = study.site_path
     config = site.parent / "mkdocs.yml"
@@ -92,7 +96,8 @@ def ensure_mkdocs_yml(study: Study, results: Results | None = None) -> Path:
             site_name=_yaml_string(html.escape(study.title, quote=True)), docs_dir=_yaml_string(site.name),
             site_url=_yaml_string(study.site_url) if study.site_url else "",
             repo_url=_yaml_string(study.repo_url) if study.repo_url else "",
-            print_exclude=[_yaml_string(p) for p in print_excluded(results)])
+            print_exclude=[_yaml_string(p) for p in print_excluded(results)],
+            nav=Safe(json.dumps(scale_site.nav(pages))) if pages and scale_site.is_large((results or {}).get("attribution")) else "")
         if not (config.is_file() and config.read_text(encoding="utf-8") == text):
             write_atomic(config, text)
     for rel in STATIC_FILES:

@@ -16,7 +16,7 @@ from ..records import AttributionSection, ImageRecord, Results
 from ..results import RESULTS_FILE, load_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
-from . import attribution_text, links, neurons, plots
+from . import attribution_text, links, neurons, plots, scale_site
 from .claims import claim_verdicts, claims_pages
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
@@ -55,9 +55,16 @@ def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
     titles = section.titles()
     common = {"att": section, "methods": methods, "images": images, "titles": titles,
               "regions": section.region_methods(),
-              "neuron_page": links.layer_page(results, section.model.key, section.model.layer)}
+              "neuron_page": links.layer_page(results, section.model.key, section.model.layer),
+              "large": scale_site.is_large(section), "thumb": scale_site.thumb_path, "thumb_px": scale_site.THUMB_PX,
+              "archive": scale_site.archive_path}
     yield Page("attribution/index.md", "attribution_index.md.j2", common)
-    yield Page("attribution/gallery.md", "gallery.md.j2", common)
+    if common["large"]:
+        yield from scale_site.pages(common)  # paginated gallery with thumbnails, and the index of all images
+    else:
+        yield Page("attribution/gallery.md", "gallery.md.j2", common)
+    if section.dataset:
+        yield Page("attribution/findings.md", "findings.md.j2", common)
     comp = section.comparison
     if comp:
         yield Asset("assets/figures/agreement_matrix.png", lambda: plots.agreement_matrix(comp.agreement_matrix, titles))
@@ -126,6 +133,8 @@ def render_site(study: Study) -> int:
     written = copy_assets(study, results, site)
     figures_key = _figures_key(study)
     figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key
+    if scale_site.is_large(results.get("attribution")):
+        written += scale_site.write_files(study.output_path, results["attribution"], site, study.publish_raw, figures_fresh)
     count = 0
     for producer in [*PAGES, claims_pages(base["tested_claims"])]:
         for page in producer(results, timings):
@@ -144,7 +153,7 @@ def render_site(study: Study) -> int:
             count += 1
     _remove_stale(site, set(written))
     write_atomic(site / FIGURES_KEY, figures_key)
-    ensure_mkdocs_yml(study, results)
+    ensure_mkdocs_yml(study, results, written)
     return count
 
 
