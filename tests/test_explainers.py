@@ -13,10 +13,9 @@ from torch import nn
 
 from xai_report.attribution import methods as registry
 from xai_report.attribution.explainer import Explainer, Explanation, Regions, Settings
-from xai_report.attribution.methods import METHODS, SHARED, Method
-from xai_report.attribution.rise import RiseExplainer, draw_grids, masks_of
+from xai_report.attribution.methods import METHODS, Method
+from xai_report.attribution.rise import RiseExplainer, RiseParams, draw_grids, masks_of
 from xai_report.cli import main
-from xai_report.config import AttributionConfig
 from xai_report.data import PreparedImage
 from xai_report.models import Preprocess
 from xai_report.records import AttributionSection, ConfidenceVsAgreement
@@ -38,7 +37,7 @@ class RegionModel(nn.Module):
 
 
 def _settings(seed: int = 0) -> Settings:
-    return Settings(AttributionConfig(), nn.Identity(), Preprocess(resize=SIDE, crop=SIDE, mean=(0.5,) * 3, std=(0.25,) * 3), torch.device("cpu"), seed)
+    return Settings(32, nn.Identity(), Preprocess(resize=SIDE, crop=SIDE, mean=(0.5,) * 3, std=(0.25,) * 3), torch.device("cpu"), seed)
 
 
 def _region_image() -> PreparedImage:
@@ -63,9 +62,9 @@ def test_rise_masks_follow_the_paper():
 
 def test_rise_finds_the_evidence_and_is_seeded():
     model, image = RegionModel().eval(), _region_image()
-    first = RiseExplainer(_settings(0), masks=400).explain(model, image, 0)
-    again = RiseExplainer(_settings(0), masks=400).explain(model, image, 0)
-    other = RiseExplainer(_settings(1), masks=400).explain(model, image, 0)
+    first = RiseExplainer(_settings(0), RiseParams(masks=400)).explain(model, image, 0)
+    again = RiseExplainer(_settings(0), RiseParams(masks=400)).explain(model, image, 0)
+    other = RiseExplainer(_settings(1), RiseParams(masks=400)).explain(model, image, 0)
     assert first.map.dtype == np.float32 and first.map.shape == (SIDE, SIDE)
     assert first.map.tobytes() == again.map.tobytes()
     assert first.map.tobytes() != other.map.tobytes()
@@ -103,7 +102,7 @@ def _build(tmp_path, image_folder, monkeypatch, methods) -> tuple[dict, Path]:
 
 
 def test_a_new_non_cam_method_flows_through_stage_metrics_and_pages(tmp_path, image_folder, monkeypatch):
-    monkeypatch.setitem(METHODS, "blocks", Method("blocks", "Blocks", "a test method", make=lambda s: BlockExplainer()))
+    monkeypatch.setitem(METHODS, "blocks", Method("blocks", "Blocks", "a test method", factory=lambda s, _params: BlockExplainer()))
     results, site = _build(tmp_path, image_folder, monkeypatch, ("gradcam", "blocks"))
     section = results["attribution"]
     record = section["images"][0]
@@ -144,13 +143,22 @@ def test_rise_is_selectable_and_on_every_page(tmp_path, image_folder, monkeypatc
 
 
 def test_each_method_keys_on_its_own_module_only():
+    """A method's maps are keyed by the closure of the code it runs (its explainer class and, for a CAM, the class
+    it wraps): each fast method's own module is in its closure and in no other method's."""
+    from xai_report.attribution.explainer import explained
+    from xai_report.fingerprint import code_closure
+
     own = {"ablationcam": "ablation_cam", "scorecam": "score_cam", "lime": "lime_explainer", "rise": "rise"}
-    modules = {name: {m.__name__.rsplit(".", 1)[-1] for m in method.code} for name, method in METHODS.items()}
+    closures = {name: {m.rsplit(".", 1)[-1] for m in code_closure((explained, *method.make(_settings(0)).runs))[0]}
+                for name, method in METHODS.items()}
     for name, module in own.items():
-        assert module in modules[name]
-        assert all(module not in modules[other] for other in own if other != name), name
-    assert all(set(SHARED) <= set(method.code) for method in METHODS.values())
-    assert "cam" in modules["gradcam"] and "cam" not in modules["lime"]
+        assert module in closures[name]
+        assert all(module not in closures[other] for other in own if other != name), name
+    assert all({"explainer", "overlays", "data"} <= found for found in closures.values())
+    assert "cam" in closures["gradcam"] and "cam" not in closures["lime"]
+    runs = {name: [f"{r.__module__}.{r.__qualname__}" for r in method.make(_settings(0)).runs]
+            for name, method in METHODS.items()}
+    assert runs["gradcam"] != runs["gradcam++"]  # same module, another class: another key
 
 
 def test_no_method_is_a_special_case_outside_its_module():

@@ -7,7 +7,6 @@ import torch
 from xai_report.attribution.explainer import Settings
 from xai_report.attribution.faithfulness import salient_drop
 from xai_report.attribution.methods import METHODS
-from xai_report.config import AttributionConfig
 from xai_report.data import list_images, load_rgb, prepare
 from xai_report.models import resolve_layer
 
@@ -29,7 +28,7 @@ def study_inputs(effnet):
 
 @pytest.mark.parametrize("method", ["gradcam", "ablationcam"])
 def test_most_salient_20_percent_matters_more(effnet, study_inputs, method):
-    settings = Settings(AttributionConfig(batch_size=64), resolve_layer(effnet.module, "bn2"), effnet.preprocess,
+    settings = Settings(64, resolve_layer(effnet.module, "bn2"), effnet.preprocess,
                         torch.device("cpu"), seed=0)
     explainer = METHODS[method].make(settings)
     wins = []

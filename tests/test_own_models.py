@@ -20,7 +20,6 @@ from xai_report.attribution.ablation_cam import FastAblationCAM
 from xai_report.attribution.cam import CamExplainer
 from xai_report.attribution.explainer import Settings
 from xai_report.cli import main
-from xai_report.config import AttributionConfig
 from xai_report.data import load_rgb, prepare
 from xai_report.errors import BadInput, ConfigError
 from xai_report.models import load_model, resolve_layer
@@ -90,7 +89,7 @@ def test_gradcam_on_token_layers_equals_the_librarys_bit_for_bit(weights, family
     assert model.default_layer == {"vit": "blocks[-1].norm1", "swin": "layers[-1]"}[family]
     assert layout.grid == {"vit": (4, 4), "swin": (2, 2)}[family]
     layer = resolve_layer(model.module, model.default_layer)
-    settings = Settings(AttributionConfig(), layer, model.preprocess, torch.device("cpu"), 0, layout)
+    settings = Settings(32, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
     ours = CamExplainer(GradCAM, settings).explain(model.module, image, 1)
     h, w = layout.grid
     # grad-cam's documented reshapes; its Swin one takes tokens (N, h*w, C), timm 1.0's Swin gives (N, h, w, C).
@@ -107,7 +106,7 @@ def test_ablation_cam_on_a_vit_is_the_librarys_with_its_vit_ablation_layer(weigh
     image = goldfish(model)
     layout = layer_layout(model.module, "blocks[-1].norm1", image.tensor, model.prefix_tokens)
     layer = resolve_layer(model.module, "blocks[-1].norm1")
-    settings = Settings(AttributionConfig(batch_size=64), layer, model.preprocess, torch.device("cpu"), 0, layout)
+    settings = Settings(64, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
     with pytest.warns(UserWarning, match="running the library's AblationCAM"):
         ours = CamExplainer(FastAblationCAM, settings, batched=True).explain(model.module, image, 3)
     with AblationCAM(model.module, [layer], reshape_transform=layout.reshape, ablation_layer=AblationLayerVit(),
@@ -126,7 +125,7 @@ def test_our_score_cam_on_a_vits_grid_agrees_with_the_librarys(weights):
     image = goldfish(model)
     layout = layer_layout(model.module, "blocks[-1].norm1", image.tensor, model.prefix_tokens)
     layer = resolve_layer(model.module, "blocks[-1].norm1")
-    settings = Settings(AttributionConfig(batch_size=64), layer, model.preprocess, torch.device("cpu"), 0, layout)
+    settings = Settings(64, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
     ours = CamExplainer(FastScoreCAM, settings, batched=True).explain(model.module, image, 3)
     with ScoreCAM(model.module, [layer], reshape_transform=layout.reshape) as cam:
         cam.batch_size = 64
