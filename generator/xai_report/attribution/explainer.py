@@ -120,7 +120,7 @@ class Settings:
     seed: int
     """The study's seed: methods that sample draw from it, so one config gives one map."""
     method_tables: Mapping[str, dict] = field(default_factory=dict)
-    """Each method's table of the study file (``[attribution.lime]`` -> ``{"lime": {...}}``), as written: the
+    """Each method's table of the study file (``[attribution.<method>]`` -> ``{"<method>": {...}}``), as written: the
     method's registry entry validates it into its own parameter model (:mod:`.methods`)."""
     layout: TokenLayout | None = None
     """How the target layer's output lies (:mod:`xai_report.models.tokens`); token layers get a reshape."""

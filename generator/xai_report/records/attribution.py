@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+from .dataset import DatasetFindings
 from .base import ModelInfo, Preprocess, Record, Skipped
 from .images import ImageRecord
 
@@ -14,6 +15,17 @@ class AttributionModel(ModelInfo):
     """The explained layer (``attribution.layer``)."""
     preprocess: Preprocess
     num_classes: int
+    preprocess_source: Optional[str] = None
+    """Where the preprocessing came from (the model source's own config, the study's table, ...)."""
+
+
+class TokenLayer(Record):
+    """A token layer (ViT, Swin) as the CAMs saw it."""
+
+    layout: str
+    """How its tokens lie on the patch grid."""
+    implementations: dict[str, str]
+    """Per method: what ran on it."""
 
 
 class MethodInfo(Record):
@@ -117,6 +129,9 @@ class AttributionSection(Record):
     comparison: Optional[Comparison] = None
     map_measures: Optional[MapMeasuresSummary] = None
     randomised: Optional[dict[str, RandomisedSummary]] = None
+    dataset: Optional[DatasetFindings] = None
+    """Findings across all images with bootstrap intervals (studies with metrics)."""
+    token_layer: Optional[TokenLayer] = None
 
     def titles(self) -> dict[str, str]:
         """Method name -> its title."""

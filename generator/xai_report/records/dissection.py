@@ -245,6 +245,8 @@ class Concepts(Record):
 
 class Parameters(Record):
     pool: str
+    token_pool: Optional[str] = None
+    """Token layers: which token a neuron's value is read from (written only when not the default "cls")."""
     top_k: int
     a: float
     lam: float

@@ -54,6 +54,10 @@ class MethodEntry(Record):
     """LIME: the superpixels outlined on the overlay."""
     score: Optional[float] = None
     """LIME: R^2 of the local linear model."""
+    implementation: Optional[str] = None
+    """On a token layer: which implementation ran (ours on the patch grid, or the library's)."""
+    layer_layout: Optional[str] = None
+    """On a token layer: how its tokens were put on the patch grid."""
 
 
 class UnitContribution(Record):
@@ -80,6 +84,8 @@ class Neurons(Record):
     shown_share: Optional[float] = None
     units: list[UnitContribution] = []
     contributions: list[float] = []
+    features: Optional[str] = None
+    """A token head (ViT, Swin): which features its linear layer reads (then ``units`` are those features)."""
 
 
 class RandomisedMap(Record):

@@ -97,7 +97,7 @@ def ensure_mkdocs_yml(study: Study, results: Results | None = None, pages: list[
             site_url=_yaml_string(study.site_url) if study.site_url else "",
             repo_url=_yaml_string(study.repo_url) if study.repo_url else "",
             print_exclude=[_yaml_string(p) for p in print_excluded(results)],
-            nav=Safe(json.dumps(scale_site.nav(pages))) if pages and scale_site.is_large((results or {}).get("attribution")) else "")
+            nav=Safe(json.dumps(scale_site.nav(pages))) if pages and scale_site.is_large(results.attribution if results else None) else "")
         if not (config.is_file() and config.read_text(encoding="utf-8") == text):
             write_atomic(config, text)
     for rel in STATIC_FILES:

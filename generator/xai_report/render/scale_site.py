@@ -25,6 +25,7 @@ from typing import Iterator
 
 from PIL import Image
 
+from ..records import AttributionSection
 from .pages import Page
 
 LARGE_STUDY = 50
@@ -37,9 +38,9 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 INDEX_PAGE = "attribution/all-images.md"
 
 
-def is_large(section: dict | None) -> bool:
+def is_large(section: AttributionSection | None) -> bool:
     """Whether the attribution section has enough images for the scaled layout."""
-    return bool(section) and len(section["images"]) > LARGE_STUDY
+    return section is not None and len(section.images) > LARGE_STUDY
 
 
 def gallery_path(page: int) -> str:
@@ -78,12 +79,13 @@ def thumbnail(source: Path) -> bytes:
     return buf.getvalue()
 
 
-def method_arrays(section: dict) -> dict[str, list[str]]:
+def method_arrays(section: AttributionSection) -> dict[str, list[str]]:
     """Output-relative ``maps/*.npy`` paths of every image, per method (sorted)."""
-    found: dict[str, set[str]] = {m["name"]: set() for m in section["methods"]}
-    for record in section["images"]:
-        for method, entry in record["methods"].items():
-            found[method].update(v for v in entry.values() if isinstance(v, str) and v.startswith("maps/") and v.endswith(".npy"))
+    found: dict[str, set[str]] = {m.name: set() for m in section.methods}
+    for record in section.images:
+        for method, entry in record.methods.items():
+            values = entry.model_dump(mode="json", exclude_none=True).values()
+            found[method].update(v for v in values if isinstance(v, str) and v.startswith("maps/") and v.endswith(".npy"))
     return {m: sorted(paths) for m, paths in found.items()}
 
 
@@ -109,14 +111,14 @@ def write_archive(output: Path, files: list[str], target: Path) -> None:
             os.unlink(tmp)
 
 
-def write_files(output: Path, section: dict, site: Path, raw: bool, fresh: bool) -> list[str]:
+def write_files(output: Path, section: AttributionSection, site: Path, raw: bool, fresh: bool) -> list[str]:
     """Write the thumbnails and (with ``raw``) the per-method archives under ``site/assets``; returns their site
     paths. ``fresh``: ``results.json`` is unchanged since the last render, so files already there are kept."""
     written = []
-    for record in section["images"]:
-        sources = {"photo": record["photo"], **{m: e["overlay"] for m, e in record["methods"].items()}}
+    for record in section.images:
+        sources = {"photo": record.photo, **{m: e.overlay for m, e in record.methods.items()}}
         for name, rel in sources.items():
-            path = "assets/" + thumb_path(record["id"], name)
+            path = "assets/" + thumb_path(record.id, name)
             if not (fresh and (site / path).is_file()):
                 data = thumbnail(output / rel)
                 if not ((site / path).is_file() and (site / path).read_bytes() == data):

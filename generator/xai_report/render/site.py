@@ -133,8 +133,8 @@ def render_site(study: Study) -> int:
     written = copy_assets(study, results, site)
     figures_key = _figures_key(study)
     figures_fresh = (site / FIGURES_KEY).is_file() and (site / FIGURES_KEY).read_text() == figures_key
-    if scale_site.is_large(results.get("attribution")):
-        written += scale_site.write_files(study.output_path, results["attribution"], site, study.publish_raw, figures_fresh)
+    if scale_site.is_large(results.attribution):
+        written += scale_site.write_files(study.output_path, results.attribution, site, study.publish_raw, figures_fresh)
     count = 0
     for producer in [*PAGES, claims_pages(base["tested_claims"])]:
         for page in producer(results, timings):
