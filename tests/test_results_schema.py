@@ -140,3 +140,16 @@ def test_templates_read_results_without_fallbacks():
         assert ".get(" not in text, f"{path.name}: reads through .get(; read the typed record's attribute"
         assert not re.search(r"\b0\.95\b|\b0\.05\b|(?<![\w.-])9?5%", text), \
             f"{path.name}: a quantile (or its chance level) written in; read it from the results"
+
+
+def test_records_from_the_artifact_store_keep_its_sorted_key_order():
+    """The store gives its JSON back with sorted keys, and results.json always kept that order for these parts."""
+    from xai_report.records import (Agreement, Boxes, MapMeasures, MethodFaithfulness, PairAgreement, RegionAgreement,
+                                    SeedStability)
+    from xai_report.records.images import RandomBaseline, SeedPair
+
+    for model in (Boxes, MapMeasures, SeedPair, SeedStability, MethodFaithfulness, RandomBaseline, PairAgreement,
+                  RegionAgreement):
+        assert list(model.model_fields) == sorted(model.model_fields), model.__name__
+    agreement = Agreement.model_validate({"pairs": [], "lime": {"gradcam": {"superpixel_spearman": 0.5, "top5_overlap": 0.4}}})
+    assert list(agreement.model_dump()) == ["lime", "pairs"] and agreement.regions("lime")["gradcam"].top5_overlap == 0.4

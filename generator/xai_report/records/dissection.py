@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import ModelInfo, Preprocess, Record, Skipped
+from .base import Preprocess, Record, Skipped
 
 
 class NeuronRow(Record):
@@ -179,9 +179,13 @@ class ModelFiles(Record):
     self_check_csv: Optional[str] = None
 
 
-class DissectedModel(ModelInfo):
+class DissectedModel(Record):
+    key: str
+    """The model's table name in the study file."""
     slug: str
     label: str
+    description: str
+    weights_id: str
     num_classes: int
     preprocess: Preprocess
     layers: list[Layer]

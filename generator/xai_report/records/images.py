@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from .base import Record
 
@@ -95,19 +95,22 @@ class RandomisedMap(Record):
     overlay: str
 
 
+# The records below, down to Metrics, come from the artifact store, which keeps JSON keys sorted: their fields
+# are declared in that order, so that results.json keeps the order it always had.
+
 class Boxes(Record):
     """The object boxes of an image in the model's input frame, or why there are none (``absent``)."""
 
+    absent: Optional[str] = None
+    area_share: Optional[float] = None
     count: Optional[int] = None
     objects: Optional[list[str]] = None
-    area_share: Optional[float] = None
-    absent: Optional[str] = None
 
 
 class MapMeasures(Record):
     energy_in_boxes: Optional[float]
-    spread_half_max: Optional[float]
     gini: Optional[float]
+    spread_half_max: Optional[float]
 
 
 class ImageMapMeasures(Record):
@@ -118,33 +121,35 @@ class ImageMapMeasures(Record):
 class SeedPair(Record):
     a: int
     b: int
-    spearman: Optional[float]
     iou_top10: Optional[float]
+    spearman: Optional[float]
 
 
 class SeedStability(Record):
-    seeds: list[int]
-    pairs: list[SeedPair]
+    mean_iou_top10: Optional[float]
     mean_spearman: Optional[float]
     min_spearman: Optional[float]
-    mean_iou_top10: Optional[float]
+    pairs: list[SeedPair]
+    seeds: list[int]
 
 
 class MethodFaithfulness(Record):
-    deletion_auc: float
-    insertion_auc: float
-    deletion_curve: list[float]
-    insertion_curve: list[float]
-    drop_most_20: float
-    drop_least_20: float
     beats_random_deletion: bool
     beats_random_insertion: bool
+    deletion_auc: float
+    deletion_curve: list[float]
+    drop_least_20: float
+    """The explained class's probability after the 20 % least salient pixels are replaced."""
+    drop_most_20: float
+    """The same after the 20 % most salient pixels are replaced."""
+    insertion_auc: float
+    insertion_curve: list[float]
 
 
 class RandomBaseline(Record):
     deletion_auc: float
-    insertion_auc: float
     deletion_auc_std: float
+    insertion_auc: float
     insertion_auc_std: float
     low_res_hw: list[int]
     seeds: list[int]
@@ -159,9 +164,9 @@ class Faithfulness(Record):
 class PairAgreement(Record):
     a: str
     b: str
-    spearman: Optional[float]
     iou_top10: Optional[float]
     iou_top20: Optional[float]
+    spearman: Optional[float]
 
 
 class RegionAgreement(Record):
@@ -181,6 +186,11 @@ class Agreement(Record):
     def regions(self, owner: str) -> Optional[dict[str, RegionAgreement]]:
         """Every other method's agreement with ``owner``'s regions (None when it has none)."""
         return (self.__pydantic_extra__ or {}).get(owner)
+
+    @model_serializer(mode="wrap")
+    def _sorted(self, handler: SerializerFunctionWrapHandler):
+        """Keys sorted, ``pairs`` among the methods' names, as the artifact store keeps them."""
+        return dict(sorted(handler(self).items()))
 
 
 class Metrics(Record):
