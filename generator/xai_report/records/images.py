@@ -16,7 +16,8 @@ FOLDERS = ("maps/", "overlays/")
 class TrueClass(Record):
     index: int
     name: str
-    wnid: str
+    wnid: Optional[str]
+    """The class's WordNet id (None for a model whose classes have none: your own labels)."""
 
 
 class Prediction(Record):
