@@ -32,10 +32,10 @@ SHOWN_UNITS = 10
 """Units listed per image, by contribution to the explained class."""
 
 
-def find_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor) -> Union[nn.Linear, str]:
-    """The model's final linear layer when its input is the global average of ``layer_name``'s output on ``x``;
-    otherwise a short reason why the logit cannot be decomposed over that layer's units."""
-    layer = resolve_layer(model, layer_name)
+def watched_pass(model: nn.Module, x: torch.Tensor, watched: list[tuple[str, nn.Module]]
+                 ) -> tuple[torch.Tensor, dict[str, tuple]]:
+    """One forward pass of ``x`` (no autograd): the logits, and each watched module's first call as
+    ``name -> (its first input, its output)``."""
     seen: dict[str, tuple] = {}
 
     def keep(name: str):
@@ -43,18 +43,31 @@ def find_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor) -> Unio
             seen.setdefault(name, (inputs[0] if inputs else None, output))
         return hook
 
-    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    handles = [m.register_forward_hook(keep(name)) for name, m in linears]
-    handles.append(layer.register_forward_hook(keep("\0layer")))
+    handles = [m.register_forward_hook(keep(name)) for name, m in watched]
     try:
         with torch.inference_mode():
             logits = model(x)
     finally:
         for handle in handles:
             handle.remove()
-    heads = [(name, m) for name, m in linears
-             if name in seen and isinstance(seen[name][1], torch.Tensor) and seen[name][1].shape == logits.shape
-             and torch.equal(seen[name][1], logits)]
+    return logits, seen
+
+
+def logit_heads(linears: list[tuple[str, nn.Module]], seen: dict[str, tuple], logits: torch.Tensor
+                ) -> list[tuple[str, nn.Module]]:
+    """The linear layers whose output is exactly the logits."""
+    return [(name, m) for name, m in linears
+            if name in seen and isinstance(seen[name][1], torch.Tensor) and seen[name][1].shape == logits.shape
+            and torch.equal(seen[name][1], logits)]
+
+
+def find_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor) -> Union[nn.Linear, str]:
+    """The model's final linear layer when its input is the global average of ``layer_name``'s output on ``x``;
+    otherwise a short reason why the logit cannot be decomposed over that layer's units."""
+    layer = resolve_layer(model, layer_name)
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    logits, seen = watched_pass(model, x, [*linears, ("\0layer", layer)])
+    heads = logit_heads(linears, seen, logits)
     if not heads:
         return "no linear layer produces the logits"
     name, head = heads[-1]

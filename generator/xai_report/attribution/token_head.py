@@ -18,6 +18,8 @@ from typing import Union
 import torch
 from torch import nn
 
+from .contributions import logit_heads, watched_pass
+
 POOL_TOLERANCE = 1e-4
 """Largest relative difference between the head's input and the pooled norm output (float rounding)."""
 
@@ -36,23 +38,9 @@ def _poolings(output: torch.Tensor, prefix: int) -> dict[str, torch.Tensor]:
 def find_token_head(model: nn.Module, x: torch.Tensor, prefix: int = 1) -> Union[tuple[nn.Linear, str, str], str]:
     """(the head, what its input features are, the final norm's layer name) when the model's logits come from one
     linear layer over a pooled, normed token; otherwise a short reason."""
-    seen: dict[str, tuple] = {}
-
-    def keep(name: str):
-        def hook(_module, inputs, output) -> None:
-            seen.setdefault(name, (inputs[0] if inputs else None, output))
-        return hook
-
     watched = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.LayerNorm))]
-    handles = [m.register_forward_hook(keep(n)) for n, m in watched]
-    try:
-        with torch.inference_mode():
-            logits = model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    heads = [(n, m) for n, m in watched if isinstance(m, nn.Linear) and n in seen
-             and isinstance(seen[n][1], torch.Tensor) and seen[n][1].shape == logits.shape and torch.equal(seen[n][1], logits)]
+    logits, seen = watched_pass(model, x, watched)
+    heads = logit_heads([(n, m) for n, m in watched if isinstance(m, nn.Linear)], seen, logits)
     norms = [n for n, m in watched if isinstance(m, nn.LayerNorm) and n in seen]
     if not heads or not norms:
         return "no linear layer over a normed token produces the logits"
