@@ -55,3 +55,45 @@ def test_second_build_stops_clearly(tmp_path):
         proc.join()
     with ArtifactStore(tmp_path).lock():
         pass
+
+
+def _write_same_keys(root, keys, barrier, errors):
+    store = ArtifactStore(root)
+    for key in keys:
+        barrier.wait(10)  # both writers on the same key at the same moment
+        try:
+            files = {f"o{i}.jpg": b"x" * 1000 for i in range(30)} | {"map.npy": np.full(256, 7.0)}
+            got = store.put(key, {"kind": "race"}, files)
+            if not np.array_equal(got.array("map.npy"), np.full(256, 7.0)):
+                errors.put(f"{key[:8]}: wrong map")
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a writer raised
+            errors.put(f"{key[:8]}: {type(exc).__name__}: {exc}")
+
+
+def test_two_processes_writing_the_same_keys_both_succeed(tmp_path):
+    """Two writers of one key (two Dask workers, or a worker and the driver): both succeed, the second finds
+    it stored, and the store holds one complete artifact (``put`` used to delete the folder it replaced)."""
+    keys = [f"{i:064x}" for i in range(200)]
+    barrier, errors = multiprocessing.Barrier(2), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_write_same_keys, args=(tmp_path, keys, barrier, errors)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == [] and all(p.exitcode == 0 for p in procs)
+    store = ArtifactStore(tmp_path)
+    assert all(store.get(k) is not None for k in keys)
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == []
+
+
+def test_put_keeps_a_complete_artifact_and_replaces_an_incomplete_one(tmp_path):
+    store = ArtifactStore(tmp_path)
+    first = store.put("b" * 64, {"n": 1}, {"map.npy": np.zeros(3)})
+    again = store.put("b" * 64, {"n": 2}, {"map.npy": np.ones(3)})  # a second writer of a stored key
+    assert again.meta["n"] == 1 and store.get("b" * 64).meta["n"] == 1 and first.path == again.path
+    first.file("map.npy").unlink()  # a leftover get() refuses is replaced
+    assert store.put("b" * 64, {"n": 3}, {"map.npy": np.ones(3)}).meta["n"] == 3
+    assert store.get("b" * 64).array("map.npy").sum() == 3

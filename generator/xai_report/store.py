@@ -6,7 +6,8 @@ bytes, method, parameters, code version), so a changed input gives a new key and
 
 Writes are atomic: an artifact is assembled in ``tmp/`` and renamed into place in one step, so a build
 killed at any moment leaves either the whole artifact or none of it. ``lock()`` keeps two builds from
-writing one store at once.
+writing one store at once. Two processes that write the same key (two workers) both succeed: the rename
+of the second fails because the folder is there, and it keeps the complete artifact it finds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import numpy as np
 from .errors import XaiReportError
 
 STORE_FORMAT = 1
+RENAME_TRIES = 5
+"""How often ``put`` moves an incomplete leftover aside and tries again before giving up."""
 
 
 def canonical_json(obj: Any) -> str:
@@ -117,13 +120,30 @@ class ArtifactStore:
             full_meta = json.loads(meta_text)  # exactly what get() returns later: a fresh build = a cached one
             final = self._dir(key)
             final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                shutil.rmtree(final)  # an incomplete leftover that get() refused
-            os.rename(staging, final)
+            for _ in range(RENAME_TRIES):
+                try:
+                    os.rename(staging, final)
+                    return Artifact(final, full_meta)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                stored = self.get(key)
+                if stored is not None:  # another writer stored the same key first: keep theirs
+                    return stored
+                self._move_aside(final)  # an incomplete leftover that get() refused
+            raise XaiReportError(f"{final}: could not store the artifact after {RENAME_TRIES} tries; run the build again")
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        return Artifact(final, full_meta)
+
+    def _move_aside(self, folder: Path) -> None:
+        """Rename ``folder`` into ``tmp/`` (one atomic step, so no writer ever sees it half deleted), then delete it."""
+        aside = Path(tempfile.mkdtemp(prefix="old.", dir=self.tmp))
+        try:
+            os.rename(folder, aside / "old")
+        except FileNotFoundError:
+            pass  # another writer moved it first
+        shutil.rmtree(aside, ignore_errors=True)
 
     def clean_tmp(self) -> None:
         """Remove staging folders left by a killed build (called under the lock)."""
