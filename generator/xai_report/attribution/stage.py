@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 
@@ -24,10 +24,10 @@ from ..models.classifiers import LoadedModel
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
-from . import across_images, explainer, map_measures, methods, randomised
+from . import across_images, explainer, map_measures, methods, randomised, remote
 from .bound import ImageSettings, bind
-from .image import explain_image, steps_per_image
-from .inputs import load_inputs
+from .image import ImageResult, explain_image, steps_per_image
+from .inputs import ImageInput, load_inputs
 from .methods import METHODS
 
 
@@ -52,6 +52,7 @@ class AttributionStage(Stage):
         self.cfg = study.attribution
         self.settings = ImageSettings.of(study)
         self.bound = bind(study, self.device, model)
+        self._identity: remote.Identity | None = None
 
     def run(self) -> dict:
         start = time.perf_counter()
@@ -59,14 +60,17 @@ class AttributionStage(Stage):
         inputs, skipped = load_inputs(Path(self.cfg.images), model.preprocess)
         images = []
         progress = Progress("attribution", len(inputs), steps_per_image(self.settings))
-        for item in inputs:
-            found = explain_image(item, self.bound, self.settings, self.cache, progress.step)
+        if self.engine is None:
+            results = self._in_process(inputs, progress)
+        else:
+            results = remote.explain_spread(inputs, self.bound, self.settings, self.cache, self.engine, self._job,
+                                            progress)
+        for item, found in zip(inputs, results):
             if found.record is None:
                 skipped.append(found.skip)
             else:
                 images.append(found.record)
                 self.stats.timings[item.image_id] = found.timings
-            progress.done(item.image_id)
         progress.close()
         self.stats.seconds = time.perf_counter() - start
         section = {
@@ -93,6 +97,19 @@ class AttributionStage(Stage):
         if self.bound.twin is not None:
             section["randomised"] = randomised.summary(images)
         return section
+
+    def _in_process(self, inputs: list[ImageInput], progress: Progress) -> Iterator[ImageResult]:
+        """Each image's result, computed here one after the other."""
+        for item in inputs:
+            yield explain_image(item, self.bound, self.settings, self.cache, progress.step)
+            progress.done(item.image_id)
+
+    def _job(self, item: ImageInput) -> remote.WorkerJob:
+        """What a worker needs to explain ``item`` (:mod:`.remote`)."""
+        if self._identity is None:
+            self._identity = remote.identity(self.study, self.bound)
+        return remote.WorkerJob(self.study, self._identity, self.settings, item, str(self.store.root),
+                                self.engine.threads_per_worker)
 
 
 def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explainer], seed: int) -> dict:

@@ -1,0 +1,86 @@
+"""A Dask distributed cluster that runs a build's per-image work: started here (``--workers N``) or joined
+(``--scheduler tcp://HOST:8786``).
+
+Only a build given one of these options imports this module, and only :func:`connect` imports Dask: the serial
+build never loads it. The engine runs one task per job (:meth:`DaskEngine.run`) and hands the results back as they
+finish; a worker that dies mid-task has its tasks run again on another (Dask's scheduler does this on its own), and
+a task writes nothing the driver does not store itself (:mod:`xai_report.attribution.remote`), so nothing is lost
+or stored twice.
+
+Local workers are processes of one task at a time each. Torch's CPU results depend on its thread count (a
+convolution's sums are split by thread), so by default each worker uses the torch threads a serial build of this
+process would, and gives the same bits; ``threads`` trades that for less oversubscription (``cores // N`` threads
+each). They inherit this process's environment, so the malloc settings (:mod:`.memory`) are set in it before they
+start. Workers of a running cluster use their own machine's torch default (``xai-report worker`` starts one with
+the malloc settings).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterator
+
+from .errors import XaiReportError
+from .memory import wanted
+
+
+class DaskEngine:
+    """A Dask client (and the local cluster it started, if any) that runs jobs; see :func:`connect`."""
+
+    def __init__(self, client: Any, cluster: Any = None, threads_per_worker: int | None = None):
+        self.client = client
+        self.cluster = cluster
+        self.threads_per_worker = threads_per_worker
+        """Torch threads each worker sets (local cluster), or None (a running cluster's workers keep their own)."""
+
+    def run(self, fn: Callable[[Any], Any], jobs: list) -> Iterator[tuple[int, Any]]:
+        """Submit ``fn(job)`` for every job; yield ``(index, result)`` as each finishes (a task's error is raised
+        here). Each job is a task of its own: none is merged with another, none runs twice to completion."""
+        from distributed import as_completed
+
+        futures = self.client.map(fn, jobs, pure=False)
+        position = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future, result in as_completed(futures, with_results=True):
+                yield position[future.key], result
+                future.release()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def __enter__(self) -> DaskEngine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def connect(workers: int | None = None, scheduler: str | None = None, threads: int | None = None) -> DaskEngine:
+    """A local cluster of ``workers`` processes of ``threads`` torch threads each (default: a serial build's count,
+    for the same bits), or a client of the running ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``).
+    Raises :class:`XaiReportError` (one line) when the scheduler cannot be reached."""
+    if (workers is None) == (scheduler is None):
+        raise XaiReportError("give either --workers N or --scheduler ADDRESS, not both")
+    os.environ.update(wanted())  # workers inherit the environment: glibc reads it when a process starts
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return DaskEngine(Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect")))
+        except (OSError, TimeoutError) as exc:
+            raise XaiReportError(f"--scheduler {scheduler}: cannot reach the scheduler ({exc}); start one with "
+                                 "`dask scheduler` and workers with `xai-report worker ADDRESS`") from None
+    if workers < 1:
+        raise XaiReportError(f"--workers {workers}: give at least 1 worker")
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return DaskEngine(Client(cluster), cluster, threads)
