@@ -52,7 +52,7 @@ PHOTOS = [REPO / "data" / "probe" / "imagenet-val", REPO.parent / "shared" / "da
 STUDY = """title = "scale benchmark"
 seed = 0
 offline = true
-device = "cpu"
+device = "{device}"
 output_dir = "{out}"
 site_dir = "site_src"
 [models.efficientnet_lite0]
@@ -128,25 +128,27 @@ class PassCounter:
         self._handle.remove()
 
 
-def floor_seconds(model: torch.nn.Module, forward: int, with_grad: int) -> float:
+def floor_seconds(model: torch.nn.Module, forward: int, with_grad: int, device: torch.device) -> float:
     """Seconds of ``forward`` no-autograd passes (frozen copy, the project's chunks) and ``with_grad`` forward and
     backward passes (batches of 32) of random 224x224 images, nothing else."""
     torch.manual_seed(0)
     scorer = inference.BatchScorer(model)
-    scorer(torch.randn(2, 3, 224, 224))  # the frozen copy is made once, as in a build
+    scorer(torch.randn(2, 3, 224, 224, device=device))  # the frozen copy is made once, as in a build
     start = time.perf_counter()
     left = forward
     while left > 0:
         n = min(64, left)
-        scorer(torch.randn(n, 3, 224, 224))
+        scorer(torch.randn(n, 3, 224, 224, device=device))
         left -= n
     left = with_grad
     while left > 0:
         n = min(32, left)
-        x = torch.randn(n, 3, 224, 224, requires_grad=True)
+        x = torch.randn(n, 3, 224, 224, device=device, requires_grad=True)
         model(x)[:, 0].sum().backward()
         model.zero_grad(set_to_none=True)
         left -= n
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -178,6 +180,7 @@ def main() -> None:
     parser.add_argument("--loop-images", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="the study's device (cpu, cuda)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
@@ -194,10 +197,10 @@ def main() -> None:
         args.json.write_text(json.dumps(found, indent=1) + "\n")
 
 
-def study_in(scratch: Path, folder: Path, name: str):
+def study_in(scratch: Path, folder: Path, name: str, device: str):
     (scratch / name).mkdir()
     study_file = scratch / name / "study.toml"
-    study_file.write_text(STUDY.format(out="out", images=folder.as_posix()))
+    study_file.write_text(STUDY.format(out="out", images=folder.as_posix(), device=device))
     return load_study(study_file)
 
 
@@ -208,7 +211,7 @@ def run(args: argparse.Namespace, scratch: Path, folder: Path) -> dict:
                    "load_start": round(os.getloadavg()[0], 1)}
     with PassCounter(model_class) as counter:
         start = time.perf_counter()
-        run_stages(study_in(scratch, folder, "serial"))
+        run_stages(study_in(scratch, folder, "serial", args.device))
         serial = time.perf_counter() - start
     found.update(serial_s=round(serial, 1), serial_ipm=round(n / serial * 60, 1),
                  passes_forward=counter.forward, passes_with_grad=counter.with_grad)
@@ -219,14 +222,15 @@ def run(args: argparse.Namespace, scratch: Path, folder: Path) -> dict:
     with connect(workers=args.workers, threads=args.worker_threads) as engine:
         cluster_start = time.perf_counter() - start
         start = time.perf_counter()
-        run_stages(study_in(scratch, folder, "dask"), engine=engine)
+        run_stages(study_in(scratch, folder, "dask", args.device), engine=engine)
         spread = time.perf_counter() - start
     found.update(workers=args.workers, worker_threads=args.worker_threads or torch.get_num_threads(),
                  cluster_start_s=round(cluster_start, 1), dask_s=round(spread, 1),
                  dask_ipm=round(n / spread * 60, 1), dask_vs_serial=round(serial / spread, 2))
 
-    model = load_model({"source": "packaged"}, offline=True).module.eval()
-    floor = floor_seconds(model, counter.forward, counter.with_grad)
+    device = torch.device("cuda" if args.device.startswith("cuda") else "cpu")
+    model = load_model({"source": "packaged"}, offline=True).module.to(device).eval()
+    floor = floor_seconds(model, counter.forward, counter.with_grad, device)
     found.update(floor_s=round(floor, 1), floor_ipm=round(n / floor * 60, 1),
                  serial_over_floor=round(serial / floor, 2), floor_goal="serial_over_floor <= 1.15")
     loop = straightforward_loop(folder, args.loop_images)

@@ -36,7 +36,7 @@ def _study(tmp_path: Path, image_folder: Path, name: str):
     folder = tmp_path / name
     folder.mkdir()
     study_file = write_study(folder, image_folder, methods=("gradcam", "ablationcam"), metrics=True,
-                             extra="[dissection]\nenabled = false\n")
+                             extra="deletion_steps = 4\n[dissection]\nenabled = false\n")
     return load_study(study_file)
 
 
@@ -103,6 +103,26 @@ def test_a_build_on_two_local_workers_gives_the_serial_bytes(serial, tmp_path):
     assert _files(study.output_path, COMPARED) == _files(serial[0].output_path, COMPARED)
     assert _keys(study.output_path / "store") == _keys(serial[0].output_path / "store")
     assert _pages_with_timings_of(study, serial[0]) == _files(serial[0].site_path)
+
+
+def test_a_build_joins_a_running_cluster_with_scheduler(serial, tmp_path):
+    from distributed import LocalCluster
+
+    from xai_report.cluster import connect
+
+    study = _study(tmp_path, serial[1], "joined")
+    shutil.copytree(serial[0].output_path / "store", study.output_path / "store")
+    store = study.output_path / "store"
+    lost = [p.parent for p in store.glob("objects/*/*/meta.json") if '"gradcam"' in p.read_text()]
+    for folder in lost:  # every image's Grad-CAM map, and so what reads it, goes to the running cluster's worker
+        shutil.rmtree(folder)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        with connect(scheduler=cluster.scheduler_address) as engine:
+            assert engine.threads_per_worker is None  # a running cluster's workers keep their own torch threads
+            summary = run_stages(study, engine=engine)
+    assert summary.computed == len(lost)
+    assert _keys(store) == _keys(serial[0].output_path / "store")
+    assert _files(study.output_path, COMPARED) == _files(serial[0].output_path, COMPARED)
 
 
 DIE_ON_FIRST_TASK = """

@@ -35,18 +35,35 @@ class DaskEngine:
 
     def run(self, fn: Callable[[Any], Any], jobs: list) -> Iterator[tuple[int, Any]]:
         """Submit ``fn(job)`` for every job; yield ``(index, result)`` as each finishes (a task's error is raised
-        here). Each job is a task of its own: none is merged with another, none runs twice to completion."""
+        here). Each job is a task of its own, none merged with another. At most :meth:`window` tasks are out at
+        once, so the driver's and the scheduler's memory stay flat however many jobs there are."""
         from distributed import as_completed
 
-        futures = self.client.map(fn, jobs, pure=False)
-        position = {future.key: i for i, future in enumerate(futures)}
+        waiting = iter(enumerate(jobs))
+        out: dict[str, tuple[int, Any]] = {}
+        finished = as_completed(with_results=True)
+
+        def submit_next() -> None:
+            for index, job in waiting:
+                future = self.client.submit(fn, job, pure=False)
+                out[future.key] = (index, future)
+                finished.add(future)
+                return
+
+        for _ in range(self.window()):
+            submit_next()
         try:
-            for future, result in as_completed(futures, with_results=True):
-                yield position[future.key], result
-                future.release()
+            for future, result in finished:
+                index, _ = out.pop(future.key)
+                submit_next()
+                yield index, result
         finally:
-            for future in futures:
+            for _, future in out.values():
                 future.cancel()
+
+    def window(self) -> int:
+        """Tasks kept out at once: two per worker thread of the cluster (at least 2), so no worker waits."""
+        return max(2, 2 * sum(self.client.nthreads().values()))
 
     def close(self) -> None:
         self.client.close()
