@@ -11,13 +11,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from xai_report.attribution import remote
+from xai_report.attribution.bound import bind, on_device
 from xai_report.config import load_study
+from xai_report.errors import XaiReportError
+from xai_report.memory import SETTINGS
 from xai_report.pipeline import run_stages
 from xai_report.render.site import render_site
 
-from conftest import write_study
+from conftest import tiny_loaded_model, write_study
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED = ("results.json", "maps", "overlays")
@@ -98,7 +102,9 @@ def test_a_build_on_two_local_workers_gives_the_serial_bytes(serial, tmp_path):
 
     study = _study(tmp_path, serial[1], "dask")
     with connect(workers=2) as engine:
+        worker_env = engine.client.run(lambda: {k: os.environ.get(k) for k in SETTINGS})
         summary = run_stages(study, engine=engine)
+    assert len(worker_env) == 2 and all(env == SETTINGS for env in worker_env.values())  # the malloc settings
     assert (summary.computed, summary.reused) == (serial[2].computed, serial[2].reused)
     assert _files(study.output_path, COMPARED) == _files(serial[0].output_path, COMPARED)
     assert _keys(study.output_path / "store") == _keys(serial[0].output_path / "store")
@@ -181,3 +187,19 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, image_folder):
     assert out.stderr.strip().startswith("error: --scheduler tcp://127.0.0.1:1: cannot reach the scheduler")
     assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_the_device_type_is_part_of_the_model_identity_in_keys(tmp_path, image_folder):
+    study = load_study(write_study(tmp_path, image_folder, methods=("gradcam",), layer="features", randomised=True))
+    bound = bind(study, torch.device("cpu"), model=tiny_loaded_model(0))
+    assert bound.subject.model_key["device"] == "cpu" and bound.twin.model_key["device"] == "cpu"
+    key = bound.model.cache_id()
+    assert on_device(key, torch.device("cuda", 1)) == {**key, "device": "cuda"}  # any GPU: one kind of bits
+    assert on_device(key, torch.device("cuda")) != on_device(key, torch.device("cpu"))
+
+
+def test_a_worker_with_other_code_stops_the_build_with_one_line(tmp_path, image_folder):
+    study = load_study(write_study(tmp_path, image_folder, methods=("gradcam",)))
+    job = remote.WorkerJob(study, remote.Identity("some study", "other code"), None, None, str(tmp_path), None)
+    with pytest.raises(XaiReportError, match="other xai-report code"):
+        remote.explain_on_worker(job)

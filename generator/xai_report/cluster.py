@@ -84,8 +84,12 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads: i
     if (workers is None) == (scheduler is None):
         raise XaiReportError("give either --workers N or --scheduler ADDRESS, not both")
     os.environ.update(wanted())  # workers inherit the environment: glibc reads it when a process starts
-    import dask
-    from distributed import Client, LocalCluster
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise XaiReportError("--workers and --scheduler need Dask distributed: "
+                             "pip install \"xai-report[cluster]\"") from None
 
     if scheduler is not None:
         try:
