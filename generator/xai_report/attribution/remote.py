@@ -160,7 +160,7 @@ class WorkerJob:
     store_root: str
     """The driver's store: read (never written) by a worker that can see it."""
     threads: int | None
-    """Torch threads for the worker (None: torch's default), so that workers x threads <= the machine's cores."""
+    """Torch threads for the worker (a local cluster: a serial build's count, for its bits), or None (its default)."""
 
 
 _BOUND: dict[str, BoundModel] = {}
