@@ -7,12 +7,13 @@ finish; a worker that dies mid-task has its tasks run again on another (Dask's s
 a task writes nothing the driver does not store itself (:mod:`xai_report.attribution.remote`), so nothing is lost
 or stored twice.
 
-Local workers are processes of one task at a time each. Torch's CPU results depend on its thread count (a
-convolution's sums are split by thread), so by default each worker uses the torch threads a serial build of this
-process would, and gives the same bits; ``threads`` trades that for less oversubscription (``cores // N`` threads
-each). They inherit this process's environment, so the malloc settings (:mod:`.memory`) are set in it before they
-start. Workers of a running cluster use their own machine's torch default (``xai-report worker`` starts one with
-the malloc settings).
+Workers are processes that run one task at a time. Torch's CPU results depend on its thread count (a
+convolution's sums are split by thread), and Dask starts its worker processes with ``OMP_NUM_THREADS=1``, so every
+worker sets the torch threads of the build's own process by default (:attr:`DaskEngine.threads_per_worker`): a
+distributed build then gives the bits of a serial one (on a fleet of machines like the driver's). ``threads``
+trades that for less oversubscription on a local cluster (e.g. ``cores // N``). Local workers inherit this process's
+environment, so the malloc settings (:mod:`.memory`) are set in it before they start; ``xai-report worker`` starts
+a worker of a running cluster with them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class DaskEngine:
         self.client = client
         self.cluster = cluster
         self.threads_per_worker = threads_per_worker
-        """Torch threads each worker sets (local cluster), or None (a running cluster's workers keep their own)."""
+        """Torch threads each worker sets for its tasks (None: the worker's own setting)."""
 
     def run(self, fn: Callable[[Any], Any], jobs: list) -> Iterator[tuple[int, Any]]:
         """Submit ``fn(job)`` for every job; yield ``(index, result)`` as each finishes (a task's error is raised
@@ -78,8 +79,8 @@ class DaskEngine:
 
 
 def connect(workers: int | None = None, scheduler: str | None = None, threads: int | None = None) -> DaskEngine:
-    """A local cluster of ``workers`` processes of ``threads`` torch threads each (default: a serial build's count,
-    for the same bits), or a client of the running ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``).
+    """A local cluster of ``workers`` processes, or a client of the running ``scheduler`` (an address such as
+    ``tcp://10.0.0.5:8786``); the workers use ``threads`` torch threads (default: this process's, a serial build's).
     Raises :class:`XaiReportError` (one line) when the scheduler cannot be reached."""
     if (workers is None) == (scheduler is None):
         raise XaiReportError("give either --workers N or --scheduler ADDRESS, not both")
@@ -91,17 +92,17 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads: i
         raise XaiReportError("--workers and --scheduler need Dask distributed: "
                              "pip install \"xai-report[cluster]\"") from None
 
+    import torch
+
+    threads = threads or torch.get_num_threads()
     if scheduler is not None:
         try:
-            return DaskEngine(Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect")))
+            return DaskEngine(Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect")),
+                              threads_per_worker=threads)
         except (OSError, TimeoutError) as exc:
             raise XaiReportError(f"--scheduler {scheduler}: cannot reach the scheduler ({exc}); start one with "
                                  "`dask scheduler` and workers with `xai-report worker ADDRESS`") from None
     if workers < 1:
         raise XaiReportError(f"--workers {workers}: give at least 1 worker")
-    if threads is None:
-        import torch
-
-        threads = torch.get_num_threads()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return DaskEngine(Client(cluster), cluster, threads)

@@ -160,7 +160,7 @@ class WorkerJob:
     store_root: str
     """The driver's store: read (never written) by a worker that can see it."""
     threads: int | None
-    """Torch threads for the worker (a local cluster: a serial build's count, for its bits), or None (its default)."""
+    """Torch threads for the worker's tasks (the build's own count, for a serial build's bits), or None (its own)."""
 
 
 _BOUND: dict[str, BoundModel] = {}
