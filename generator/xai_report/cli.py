@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from functools import wraps
@@ -60,12 +61,25 @@ def main() -> None:
     """Explain image classifiers and publish the findings as a MkDocs site."""
 
 
-def _run(study_file, offline, device, only, render_pages=True) -> None:
+def _cluster(func):
+    func = click.option("--scheduler", default=None, metavar="ADDRESS",
+                        help="Run the per-image work on a running Dask cluster, e.g. tcp://HOST:8786.")(func)
+    return click.option("--workers", type=click.IntRange(min=1), default=None,
+                        help="Run the per-image work on a local Dask cluster of N worker processes.")(func)
+
+
+def _run(study_file, offline, device, only, render_pages=True, workers=None, scheduler=None) -> None:
     from .pipeline import load_study, run_stages
     from .render.site import render_site
 
     study = _overrides(load_study(study_file), offline, device)
-    summary = run_stages(study, only=only)
+    if workers is None and scheduler is None:
+        summary = run_stages(study, only=only)  # in this process: Dask is never imported
+    else:
+        from .cluster import connect
+
+        with connect(workers, scheduler) as engine:
+            summary = run_stages(study, only=only, engine=engine)
     if render_pages:
         pages = render_site(study)
         click.echo(f"wrote {pages} pages to {study.site_path}")
@@ -76,18 +90,31 @@ def _run(study_file, offline, device, only, render_pages=True) -> None:
 
 @main.command()
 @_common
+@_cluster
 @_one_line_errors
-def build(study_file, offline, device) -> None:
+def build(study_file, offline, device, workers, scheduler) -> None:
     """Compute every enabled stage (cached) and render the site."""
-    _run(study_file, offline, device, only=None)
+    _run(study_file, offline, device, only=None, workers=workers, scheduler=scheduler)
 
 
 @main.command()
 @_common
+@_cluster
 @_one_line_errors
-def attribute(study_file, offline, device) -> None:
+def attribute(study_file, offline, device, workers, scheduler) -> None:
     """Run the attribution stage only (predictions, CAMs, LIME, metrics)."""
-    _run(study_file, offline, device, only=["attribution"], render_pages=False)
+    _run(study_file, offline, device, only=["attribution"], render_pages=False, workers=workers, scheduler=scheduler)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("scheduler")
+@click.option("--nthreads", type=int, default=1, show_default=True, help="Tasks this worker runs at once.")
+@click.argument("dask_args", nargs=-1, type=click.UNPROCESSED)
+def worker(scheduler, nthreads, dask_args) -> None:
+    """Start a Dask worker for builds on the cluster at SCHEDULER (tcp://HOST:8786), with the malloc settings of
+    the build; further arguments go to `dask worker` (e.g. --resources GPU=1)."""
+    os.execv(sys.executable, [sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+                              "--nthreads", str(nthreads), *dask_args])
 
 
 @main.command()

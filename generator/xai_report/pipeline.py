@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .attribution.stage import AttributionStage
 from pathlib import Path
@@ -63,8 +64,9 @@ def _skip_line(skip: dict) -> str:
     return reason if reason.startswith(f"{file}: ") else f"{file}: {reason}"
 
 
-def run_stages(study: Study, only: list[str] | None = None) -> BuildSummary:
-    """Run the enabled stages (or ``only`` these), update ``results.json`` and ``timings.json``."""
+def run_stages(study: Study, only: list[str] | None = None, engine: Any = None) -> BuildSummary:
+    """Run the enabled stages (or ``only`` these), update ``results.json`` and ``timings.json``. ``engine``: a
+    :class:`~xai_report.cluster.DaskEngine` that runs the per-image work on its workers (None: in this process)."""
     start = time.perf_counter()
     summary = BuildSummary()
     store = ArtifactStore(study.output_path / "store")
@@ -79,6 +81,7 @@ def run_stages(study: Study, only: list[str] | None = None) -> BuildSummary:
                     results.pop(name, None)
                 continue
             stage = stage_class(study, store)
+            stage.engine = engine
             section = stage.run()
             results[name] = section
             timings[name] = {"stage_seconds": round(stage.stats.seconds, 3), "items": stage.stats.timings}

@@ -46,6 +46,9 @@ class Stage(ABC):
 
     name: ClassVar[str] = ""
     """The stage's section of ``results.json`` (and its name on the command line)."""
+    engine: Any = None
+    """Where a stage that can spread its per-item work runs it (:class:`xai_report.cluster.DaskEngine`, set by the
+    pipeline for ``--workers`` / ``--scheduler``); None: in this process."""
 
     def __init__(self, study: Study, store: ArtifactStore, device: torch.device | None = None):
         self.study = study

@@ -67,7 +67,7 @@ class BoundModel:
     head_layer: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        self.subject = Subject(self.model.module, self.model.cache_id())
+        self.subject = Subject(self.model.module, on_device(self.model.cache_id(), self.device))
 
     def pooled_head(self, layer: str, x: torch.Tensor) -> nn.Linear | str:
         """The classifier fed by ``layer``'s global average, or why there is none (found once)."""
@@ -83,6 +83,12 @@ class BoundModel:
         """Spatial size of the target layer's output (a token layer's patch grid): the random baseline's
         resolution."""
         return self.layout.grid
+
+
+def on_device(model_key: dict, device: torch.device) -> dict:
+    """``model_key`` with the device type (``cpu``, ``cuda``, ...) it runs on: CPU and GPU give different bits (the
+    CPU path runs a frozen TorchScript copy, :mod:`.inference`), so a mixed fleet of workers never mixes them."""
+    return {**model_key, "device": device.type}
 
 
 def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -> BoundModel:
@@ -110,6 +116,8 @@ def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -
     explainers = {m: METHODS[m].make(settings) for m in cfg.methods}
     twin_methods = list(cfg.methods if cfg.randomised_methods is None else cfg.randomised_methods)
     twin = make_twin(model, settings, twin_methods, cfg.layer, study.seed) if twin_methods else None
+    if twin is not None:
+        twin.model_key = on_device(twin.model_key, device)
     measures = MapMeasures(Path(cfg.boxes) if cfg.boxes else None, settings, list(cfg.stability_methods or []),
                            [study.seed + i for i in range(1, cfg.stability_seeds + 1)])
     return BoundModel(model, device, explainers, twin, measures, layout)

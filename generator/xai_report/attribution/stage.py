@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator, Mapping
 
 import torch
 
 from ..config import AttributionConfig, Study
-from ..labels import true_labels
+from ..labels import Label, true_labels
 from ..models.classifiers import LoadedModel
 from ..models.tokens import TokenLayout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
-from . import across_images, dataset_level, explainer, map_measures, methods, randomised
+from . import across_images, dataset_level, explainer, map_measures, methods, randomised, remote
 from .bound import ImageSettings, bind
-from .image import explain_image, steps_per_image
-from .inputs import load_inputs
+from .image import ImageResult, explain_image, steps_per_image
+from .inputs import ImageInput, load_inputs
 from .methods import METHODS
 
 
@@ -54,6 +54,7 @@ class AttributionStage(Stage):
         self.cfg = study.attribution
         self.bound = bind(study, self.device, model)  # first: it puts a model family's default layer in the config
         self.settings = ImageSettings.of(study)
+        self._identity: remote.Identity | None = None
 
     def run(self) -> dict:
         start = time.perf_counter()
@@ -63,14 +64,17 @@ class AttributionStage(Stage):
                              self.cfg.labels)  # an unknown label stops here, before any compute
         images = []
         progress = Progress("attribution", len(inputs), steps_per_image(self.settings))
-        for item in inputs:
-            found = explain_image(item, self.bound, self.settings, self.cache, progress.step, labels.get(item.path))
+        if self.engine is None:
+            results = self._in_process(inputs, progress, labels)
+        else:
+            results = remote.explain_spread(inputs, self.bound, self.settings, self.cache, self.engine, self._job,
+                                            progress, labels)
+        for item, found in zip(inputs, results):
             if found.record is None:
                 skipped.append(found.skip)
             else:
                 images.append(found.record)
                 self.stats.timings[item.image_id] = found.timings
-            progress.done(item.image_id)
         progress.close()
         self.stats.seconds = time.perf_counter() - start
         section = {
@@ -101,6 +105,20 @@ class AttributionStage(Stage):
             section["randomised"] = randomised.summary(images)
         add_model_notes(section, model, self.bound.layout, self.bound.explainers)
         return section
+
+    def _in_process(self, inputs: list[ImageInput], progress: Progress, labels: Mapping[Path, Label]
+                    ) -> Iterator[ImageResult]:
+        """Each image's result, computed here one after the other (``labels``: the true classes known)."""
+        for item in inputs:
+            yield explain_image(item, self.bound, self.settings, self.cache, progress.step, labels.get(item.path))
+            progress.done(item.image_id)
+
+    def _job(self, item: ImageInput, label: Label | None) -> remote.WorkerJob:
+        """What a worker needs to explain ``item`` of true class ``label`` (:mod:`.remote`)."""
+        if self._identity is None:
+            self._identity = remote.identity(self.study, self.bound)
+        return remote.WorkerJob(self.study, self._identity, self.settings, item, label, str(self.store.root),
+                                self.engine.threads_per_worker)
 
 
 def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explainer], seed: int) -> dict:

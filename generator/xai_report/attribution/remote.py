@@ -1,0 +1,239 @@
+"""The per-image attribution work spread over worker processes (a Dask cluster): the driver keeps the store.
+
+The driver (the build's own process) holds the artifact store and its lock. For each image it first runs
+:func:`.image.explain_image` with a :class:`LookupOnlyCache`: an image whose every artifact is stored completes
+there and needs no worker; at the first artifact the store lacks, :class:`Missing` stops it and the image is sent
+out as a :class:`WorkerJob`. A worker binds the study's model once per process (:func:`bound_for`), runs the same
+function with a :class:`RecordingCache` (hits read from the shared store when the worker can see it, read-only; new
+artifacts go to a scratch store of the task's own) and returns a :class:`WorkerResult`: the image's result, its new
+artifacts (key, meta, file bytes), its exports and the keys it reused. The driver stores those
+(:func:`store_result`) exactly as a serial build would have, so the output is the same byte for byte. A task writes
+nothing outside its scratch folder, so a worker killed mid-task loses nothing: its task runs again elsewhere.
+
+Nothing here imports Dask: the engine that runs the jobs is :mod:`xai_report.cluster`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+
+import torch
+
+from ..cache import ArtifactCache, Computed, StoreCache
+from ..config import Study
+from ..errors import XaiReportError
+from ..fingerprint import Code, code_fingerprint
+from ..labels import Label
+from ..models import pick_device
+from ..progress import Progress
+from ..store import Artifact, ArtifactStore, content_key
+from .bound import BoundModel, ImageSettings, bind
+from .image import ImageResult, explain_image, steps_per_image
+from .inputs import ImageInput
+
+
+class Missing(Exception):
+    """The store lacks an artifact of the image (its key is the message): the image goes to a worker."""
+
+
+class Engine(Protocol):
+    """Runs ``fn`` on every job elsewhere and yields ``(index of the job, its result)`` as each finishes."""
+
+    def run(self, fn: Callable[[Any], Any], jobs: list) -> Iterator[tuple[int, Any]]:
+        ...
+
+
+class LookupOnlyCache:
+    """The driver's :class:`~xai_report.cache.ArtifactCache` for the first pass: stored artifacts are reused (and
+    counted) through ``cache``; computing or saving one raises :class:`Missing`. Exports go through ``cache``."""
+
+    def __init__(self, cache: ArtifactCache):
+        self.inner = cache
+
+    def key(self, kind: str, *, code: Code | Iterable[Code], **parts: Any) -> str:
+        return self.inner.key(kind, code=code, **parts)
+
+    def stored(self, key: str) -> bool:
+        return self.inner.stored(key)
+
+    def lookup(self, key: str) -> Artifact | None:
+        return self.inner.lookup(key)
+
+    def save(self, key: str, meta: dict, files: dict | None = None) -> Artifact:
+        raise Missing(key)
+
+    def cached(self, key: str, compute: Callable[[], Computed]) -> Artifact:
+        found = self.inner.lookup(key)
+        if found is None:
+            raise Missing(key)
+        return found
+
+    def export(self, relative: str, data: bytes) -> str:
+        return self.inner.export(relative, data)
+
+
+class RecordingCache(StoreCache):
+    """A worker's cache: new artifacts are stored in ``scratch`` (a folder of the task's own) and recorded, hits come
+    from there or from ``shared`` (the driver's store, read-only; None when this machine cannot see it), exports
+    are recorded instead of written."""
+
+    def __init__(self, scratch: ArtifactStore, shared: ArtifactStore | None):
+        super().__init__(scratch, Path(scratch.root))
+        self.shared = shared
+        self.new: list[str] = []
+        self.reused: list[str] = []
+        self.exports: list[tuple[str, bytes]] = []
+
+    def stored(self, key: str) -> bool:
+        return self.store.get(key) is not None or (self.shared is not None and self.shared.get(key) is not None)
+
+    def lookup(self, key: str) -> Artifact | None:
+        found = self.store.get(key)
+        if found is not None or self.shared is None:
+            return found
+        found = self.shared.get(key)
+        if found is not None and key not in self._seen:
+            self._seen.add(key)
+            self.reused.append(key)
+        return found
+
+    def save(self, key: str, meta: dict, files: dict | None = None) -> Artifact:
+        artifact = super().save(key, meta, files)
+        self.new.append(key)
+        return artifact
+
+    def export(self, relative: str, data: bytes) -> str:
+        self.exports.append((relative, data))
+        return Path(relative).as_posix()
+
+
+@dataclass(frozen=True)
+class NewArtifact:
+    """An artifact a worker computed: what :meth:`~xai_report.store.ArtifactStore.put` needs to store it again."""
+
+    key: str
+    meta: dict
+    files: dict[str, bytes]
+
+
+@dataclass
+class WorkerResult:
+    """What a worker returns for one image (see the module docstring)."""
+
+    result: ImageResult
+    artifacts: list[NewArtifact] = field(default_factory=list)
+    exports: list[tuple[str, bytes]] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a worker checks before it binds: the study and model it binds for, and the code it must run."""
+
+    study: str
+    """The study's config and model identity: a worker binds once per value."""
+    code: str
+    """The fingerprint of the per-image code (:func:`code_id`): a worker running other code would store artifacts
+    under other keys."""
+
+
+def identity(study: Study, bound: BoundModel) -> Identity:
+    """The driver's :class:`Identity` for ``study`` bound as ``bound``."""
+    return Identity(content_key(study=study.model_dump(mode="json"), model=bound.model.cache_id()), code_id())
+
+
+def code_id() -> str:
+    """The fingerprint of the code a worker runs (:func:`explain_on_worker`'s import closure, library versions)."""
+    return content_key(code=code_fingerprint(explain_on_worker))
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """One image for a worker, with what it needs to bind the study's model itself (picklable)."""
+
+    study: Study
+    identity: Identity
+    settings: ImageSettings
+    item: ImageInput
+    label: Label | None
+    """The image's true class (:func:`xai_report.labels.true_labels`, found on the driver), if it has one."""
+    store_root: str
+    """The driver's store: read (never written) by a worker that can see it."""
+    threads: int | None
+    """Torch threads for the worker's tasks (the build's own count, for a serial build's bits), or None (its own)."""
+
+
+_BOUND: dict[str, BoundModel] = {}
+"""The model each worker process binds, once per study (:func:`bound_for`)."""
+
+
+def bound_for(job: WorkerJob) -> BoundModel:
+    """The study's model on this worker's device, bound once per process and study."""
+    if job.identity.study not in _BOUND:
+        if job.identity.code != code_id():
+            raise XaiReportError("a worker runs other xai-report code or libraries than the build: install the same "
+                                 "version on every worker and restart them")
+        _BOUND.clear()
+        _BOUND[job.identity.study] = bind(job.study, pick_device(job.study.device))
+    return _BOUND[job.identity.study]
+
+
+def explain_on_worker(job: WorkerJob) -> WorkerResult:
+    """The worker's task: :func:`.image.explain_image` of ``job.item`` with a :class:`RecordingCache`."""
+    if job.threads and torch.get_num_threads() != job.threads:  # torch keeps the count per thread: set it in this one
+        torch.set_num_threads(job.threads)
+    bound = bound_for(job)
+    root = Path(job.store_root)
+    shared = ArtifactStore(root) if (root / "objects").is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="xai-report-task.") as scratch_dir:
+        scratch = ArtifactStore(Path(scratch_dir))
+        cache = RecordingCache(scratch, shared)
+        result = explain_image(job.item, bound, job.settings, cache, label=job.label)
+        artifacts = [_new_artifact(scratch.get(key)) for key in cache.new]
+    return WorkerResult(result, artifacts, cache.exports, cache.reused)
+
+
+def _new_artifact(artifact: Artifact) -> NewArtifact:
+    meta = {k: v for k, v in artifact.meta.items() if k not in ("_key", "_files")}
+    return NewArtifact(artifact.meta["_key"], meta, {name: artifact.file(name).read_bytes()
+                                                     for name in artifact.meta["_files"]})
+
+
+def store_result(cache: ArtifactCache, found: WorkerResult) -> ImageResult:
+    """Store what a worker returned through the driver's ``cache`` (artifacts saved, exports written, reuse counted),
+    as a serial build would have; returns the image's result."""
+    for key in found.reused:
+        cache.lookup(key)
+    for new in found.artifacts:
+        cache.save(new.key, new.meta, new.files)
+    for relative, data in found.exports:
+        cache.export(relative, data)
+    return found.result
+
+
+def explain_spread(inputs: list[ImageInput], bound: BoundModel, settings: ImageSettings, cache: ArtifactCache,
+                   engine: Engine, job: Callable[[ImageInput, Label | None], WorkerJob], progress: Progress,
+                   labels: Mapping[Path, Label]) -> list[ImageResult]:
+    """Every image's result, in image order: those the store completes on the driver, the others from workers
+    (``job(item, label)`` says what to send); ``labels``: the images' true classes; ``progress`` is told of each
+    image as it finishes."""
+    found: dict[int, ImageResult] = {}
+    missing: list[int] = []
+    lookups = LookupOnlyCache(cache)
+    for index, item in enumerate(inputs):
+        try:
+            found[index] = explain_image(item, bound, settings, lookups, label=labels.get(item.path))
+        except Missing:
+            missing.append(index)
+            continue
+        progress.step(steps_per_image(settings))
+        progress.done(item.image_id)
+    for position, result in engine.run(explain_on_worker, [job(inputs[i], labels.get(inputs[i].path)) for i in missing]):
+        index = missing[position]
+        found[index] = store_result(cache, result)
+        progress.step(steps_per_image(settings), f"{inputs[index].image_id[:24]} (worker)")
+        progress.done(inputs[index].image_id)
+    return [found[i] for i in range(len(inputs))]
