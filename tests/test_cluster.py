@@ -200,6 +200,6 @@ def test_the_device_type_is_part_of_the_model_identity_in_keys(tmp_path, image_f
 
 def test_a_worker_with_other_code_stops_the_build_with_one_line(tmp_path, image_folder):
     study = load_study(write_study(tmp_path, image_folder, methods=("gradcam",)))
-    job = remote.WorkerJob(study, remote.Identity("some study", "other code"), None, None, str(tmp_path), None)
+    job = remote.WorkerJob(study, remote.Identity("some study", "other code"), None, None, None, str(tmp_path), None)
     with pytest.raises(XaiReportError, match="other xai-report code"):
         remote.explain_on_worker(job)
