@@ -259,9 +259,13 @@ LABELS = {"dissect_labels": 2 * 2 * (3 + 1), "dissect_split_half": 2 * 2 * 3}
 @pytest.mark.parametrize("changed, recomputed", [
     ("xai_report.dissect.labelling", LABELS),
     ("xai_report.dissect.strips", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
-    ("xai_report.dissect.clip_text", {"clip_image": 12, "clip_text": 4, **LABELS}),
-    ("pillow", {"dissect_strip": 2 * (12 + 16) + 6 + 5}),
-    ("open_clip_torch", {"clip_image": 12, "clip_text": 4, **LABELS}),
+    # dissect/features.py computes CLIP features and activations and imports clip_text: both are re-keyed
+    ("xai_report.dissect.clip_text", {"clip_image": 12, "clip_text": 4, "dissect_activations": 48, **LABELS}),
+    # every image is read with Pillow (data.py), so its upgrade reaches every artifact made from probe images
+    ("pillow", {"clip_image": 12, "clip_text": 4, "dissect_activations": 48, **LABELS, "dissect_strip": 2 * (12 + 16) + 6 + 5}),
+    # open_clip is imported by the modules that compute activations and strips too (features.py, models/clip.py)
+    ("open-clip-torch", {"clip_image": 12, "clip_text": 4, "dissect_activations": 48, **LABELS,
+                         "dissect_strip": 2 * (12 + 16) + 6 + 5}),
 ])
 def test_a_code_or_library_change_recomputes_what_depends_on_it(built, tmp_path, monkeypatch, changed, recomputed):
     """An edited module (its fingerprint) or an upgraded library (its version) gives new keys to the artifacts

@@ -278,7 +278,7 @@ def test_token_head_contributions_plus_bias_equal_the_logit(weights, family):
 
 
 def test_pool_output_pools_tokens_by_token_pool():
-    from xai_report.dissect.activations import pool_output
+    from xai_report.activations import pool_output
 
     out = torch.randn(2, 17, 8)
     assert torch.equal(pool_output(out, "mean", "cls", 1), out[:, 0])
@@ -337,7 +337,8 @@ def test_every_method_and_the_metrics_run_on_a_token_model(tmp_path, weights, fa
     assert section["token_layer"]["implementations"]["rise"] == "needs no layer (model-agnostic)"
     grid = {"vit": (4, 4), "swin": (2, 2)}[family]
     stage = AttributionStage(load_study(study), ArtifactStore(tmp_path / "out" / "store"))
-    assert stage.layer_hw(torch.zeros(1, 3, 64, 64)) == grid  # the random baseline's maps are drawn at this grid
+    layer = stage.settings.layer
+    assert stage.bound.layer_hw(layer, torch.zeros(1, 3, 64, 64)) == grid  # the random baseline's maps: this grid
     assert image["neurons"]["features"].startswith("the 192 features of the")
     page = (tmp_path / "site_src" / "methodology" / "index.md").read_text()
     assert "The CAM layer is a token layer" in page and "AblationLayerVit" in page

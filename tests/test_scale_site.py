@@ -60,12 +60,17 @@ def test_pages_paginate_and_nav_leaves_out_image_pages():
 
 
 def test_labels_csv_gives_the_true_class_and_a_malformed_one_is_named(tmp_path):
-    from xai_report.attribution.inputs import folder_labels, true_wnid
     from xai_report.errors import BadInput
+    from xai_report.labels import folder_labels, true_labels
+    from xai_report.models.classes import imagenet_classes
 
     (tmp_path / "labels.csv").write_text("file,synset,class_index,class_name\nval_1.JPEG,n02951358,472,canoe\n")
-    assert true_wnid(tmp_path / "val_1.JPEG") == "n02951358" and true_wnid(tmp_path / "val_2.JPEG") is None
-    assert true_wnid(tmp_path / "n01443537_goldfish.JPEG") == "n01443537"  # the file name comes first
+    wnids, names = imagenet_classes()
+    files = [tmp_path / "val_1.JPEG", tmp_path / "val_2.JPEG", tmp_path / "n01443537_goldfish.JPEG"]
+    found = true_labels(tmp_path, files, names, wnids)
+    assert found[files[0]].index == wnids.index("n02951358") and found[files[0]].source == "labels.csv"
+    assert files[1] not in found
+    assert found[files[2]].index == wnids.index("n01443537")  # the file name comes first
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "labels.csv").write_text("name,wnid\nval_1.JPEG,n02951358\n")

@@ -15,7 +15,6 @@ from typing import Callable
 
 import numpy as np
 
-from .. import data
 from ..cache import ArtifactCache
 from ..numbers import rounded
 from ..store import Artifact
@@ -24,7 +23,7 @@ from ..labels import Label
 from . import contributions, overlays, per_image, randomised, token_head, unit_maps
 from .bound import BoundModel, ImageSettings
 from .explainer import Explanation, exported_entry
-from .inputs import ImageInput, target_for
+from .inputs import ImageInput, prepared_image, target_for
 from .subject import explanation
 
 TOP_K = 5
@@ -57,7 +56,7 @@ def predict(cache: ArtifactCache, bound: BoundModel, layer: str, item: ImageInpu
     """Softmax probabilities of every class (``probs.npy``) and, when the head is global average pooling
     then one linear layer, the classifier's input (``features.npy``, see :func:`.contributions.predicted`)."""
     key = cache.key("predictions", code=(contributions.predicted, contributions.find_pooled_head,
-                                         token_head.find_token_head, data.prepare), model=bound.subject.model_key,
+                                         token_head.find_token_head, prepared_image), model=bound.subject.model_key,
                     layer=layer, image=item.sha256)
     x = item.prepared.tensor.to(bound.device)
     head = bound.pooled_head(layer, x)
@@ -71,7 +70,7 @@ def evaluate(cache: ArtifactCache, bound: BoundModel, settings: ImageSettings, i
     steps, seed = settings.deletion_steps, settings.seed
     x = item.prepared.tensor.to(bound.device)
     low_res = bound.layer_hw(settings.layer, x)
-    key = cache.key("metrics", code=(per_image.metrics, Explanation, data.prepare), model=bound.subject.model_key,
+    key = cache.key("metrics", code=(per_image.metrics, Explanation, prepared_image), model=bound.subject.model_key,
                     layer=settings.layer, image=item.sha256, target=class_index, steps=steps, low_res=list(low_res),
                     seed=seed, maps={m: a.meta["_key"] for m, a in artifacts.items()})
     found = {m: Explanation.from_artifact(a) for m, a in artifacts.items()}

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..cache import ArtifactCache
-from ..data import prepare
+
 from ..store import Artifact
 from .explainer import Explainer, explained
-from .inputs import ImageInput
+from .inputs import ImageInput, prepared_image
 
 
 @dataclass
@@ -31,7 +31,7 @@ def explanation(cache: ArtifactCache, subject: Subject, method: str, explainer: 
     """``explainer``'s (method ``method`` of the registry) explanation of ``class_index`` of ``item`` on ``subject``
     and its overlay (:func:`.explainer.explained`, which seeds ``torch`` with ``seed`` first), cached."""
     runs = explainer.runs
-    key = cache.key("attribution", code=(explained, prepare, *runs), model=subject.model_key,
+    key = cache.key("attribution", code=(explained, prepared_image, *runs), model=subject.model_key,
                     layer=layer, image=item.sha256, method=method, target=class_index,
                     runs=[f"{r.__module__}.{r.__qualname__}" for r in runs], params=explainer.params())
 

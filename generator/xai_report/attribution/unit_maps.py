@@ -16,9 +16,9 @@ from torch import nn
 
 from ..activations import activation_maps
 from ..cache import ArtifactCache
-from ..data import prepare
+
 from . import overlays
-from .inputs import ImageInput
+from .inputs import ImageInput, prepared_image
 
 
 def overlay(rgb: np.ndarray, amap: np.ndarray) -> bytes:
@@ -39,7 +39,7 @@ def add_maps(cache: ArtifactCache, module: nn.Module, model_key: dict, layer: st
     if "units" not in neurons or "features" in neurons:  # "features": a token head's, not the layer's units
         return
     units = [u["unit"] for u in neurons["units"]]
-    key = cache.key("unit_maps", code=(activation_maps, prepare), model=model_key, layer=layer,
+    key = cache.key("unit_maps", code=(activation_maps, prepared_image), model=model_key, layer=layer,
                     image=item.sha256, units=units)
     x = item.prepared.tensor.to(device)
     art = cache.cached(key, lambda: ({"kind": "unit_maps"},

@@ -64,7 +64,7 @@ def copy_assets(study: Study, results: Results, site: Path) -> list[str]:
     copied paths relative to the site."""
     raw = list(raw_files(results)) if study.publish_raw else []
     if raw and scale_site.is_large(results.attribution):
-        raw = [RESULTS_FILE]  # the maps go into one archive per method (scale_site.write_files)
+        raw = [RESULTS_FILE, SCHEMA_FILE]  # the maps go into one archive per method (scale_site.write_files)
     files = list(_shown_files(results)) + raw
     return [copy_if_changed(study.output_path / rel, site / "assets" / rel, site) for rel in dict.fromkeys(files)]
 
