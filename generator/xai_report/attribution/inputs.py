@@ -12,7 +12,7 @@ import numpy as np
 from ..data import PreparedImage, load_rgb, prepare
 from ..labels import Label, folder_labels, image_files
 from ..errors import BadInput
-from ..models import Preprocess
+from ..models.preprocess import Preprocess
 from ..store import bytes_sha256
 from ..text import display_name, slugify
 
