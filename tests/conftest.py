@@ -92,3 +92,13 @@ batch_size = 30
     path = tmp_path / "study.toml"
     path.write_text(text.replace("'", '"'))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fingerprints():
+    """Tests that fake an edit or an upgrade (monkeypatched versions or fingerprints) leave no cached closure or
+    version behind for the next test."""
+    yield
+    from xai_report import fingerprint
+
+    fingerprint.clear_caches()
