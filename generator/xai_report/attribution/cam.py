@@ -23,7 +23,6 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from ..data import PreparedImage
-from ..models import tokens  # noqa: F401  (the reshape's code: part of every CAM map's key)
 from . import overlays
 from .explainer import Explainer, Explanation, Settings
 
