@@ -102,3 +102,16 @@ def _fresh_fingerprints():
     from xai_report import fingerprint
 
     fingerprint.clear_caches()
+
+
+THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@pytest.fixture(autouse=True)
+def _same_threads_after():
+    """No test leaves torch's thread count or the thread variables of the environment changed: both decide a
+    CPU map's last bits, in this process and in the builds later tests start as subprocesses."""
+    before = torch.get_num_threads(), {k: os.environ.get(k) for k in THREAD_SETTINGS}
+    yield
+    assert (torch.get_num_threads(), {k: os.environ.get(k) for k in THREAD_SETTINGS}) == before, \
+        "this test changed the thread settings of the test process"

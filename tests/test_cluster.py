@@ -101,10 +101,15 @@ def test_a_build_on_two_local_workers_gives_the_serial_bytes(serial, tmp_path):
     from xai_report.cluster import connect
 
     study = _study(tmp_path, serial[1], "dask")
+    threads = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    driver_threads = {k: os.environ.get(k) for k in threads}
     with connect(workers=2) as engine:
-        worker_env = engine.client.run(lambda: {k: os.environ.get(k) for k in SETTINGS})
+        worker_env = engine.client.run(lambda: {k: os.environ.get(k) for k in (*SETTINGS, *threads)})
         summary = run_stages(study, engine=engine)
-    assert len(worker_env) == 2 and all(env == SETTINGS for env in worker_env.values())  # the malloc settings
+    # The workers get the malloc settings and the driver's thread settings; Dask's OMP_NUM_THREADS=1 leaks into
+    # neither (in the driver it gave a later subprocess, e.g. a build the driver starts, other bits).
+    assert len(worker_env) == 2 and all(env == {**SETTINGS, **driver_threads} for env in worker_env.values())
+    assert {k: os.environ.get(k) for k in threads} == driver_threads
     assert (summary.computed, summary.reused) == (serial[2].computed, serial[2].reused)
     assert _files(study.output_path, COMPARED) == _files(serial[0].output_path, COMPARED)
     assert _keys(study.output_path / "store") == _keys(serial[0].output_path / "store")
@@ -112,9 +117,7 @@ def test_a_build_on_two_local_workers_gives_the_serial_bytes(serial, tmp_path):
 
 
 def test_a_build_joins_a_running_cluster_with_scheduler(serial, tmp_path):
-    from distributed import LocalCluster
-
-    from xai_report.cluster import connect
+    from xai_report.cluster import connect, local_cluster
 
     study = _study(tmp_path, serial[1], "joined")
     shutil.copytree(serial[0].output_path / "store", study.output_path / "store")
@@ -122,7 +125,7 @@ def test_a_build_joins_a_running_cluster_with_scheduler(serial, tmp_path):
     lost = [p.parent for p in store.glob("objects/*/*/meta.json") if '"gradcam"' in p.read_text()]
     for folder in lost:  # every image's Grad-CAM map, and so what reads it, goes to the running cluster's worker
         shutil.rmtree(folder)
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with local_cluster(1) as cluster:
         with connect(scheduler=cluster.scheduler_address) as engine:
             assert engine.threads_per_worker == torch.get_num_threads()  # Dask's workers start with 1: the build's
             summary = run_stages(study, engine=engine)

@@ -25,6 +25,10 @@ from .errors import XaiReportError
 from .memory import wanted
 
 
+_PRE_SPAWN = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The variables Dask's default ``distributed.nanny.pre-spawn-environ`` sets."""
+
+
 class DaskEngine:
     """A Dask client (and the local cluster it started, if any) that runs jobs; see :func:`connect`."""
 
@@ -87,7 +91,7 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads: i
     os.environ.update(wanted())  # workers inherit the environment: glibc reads it when a process starts
     try:
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise XaiReportError("--workers and --scheduler need Dask distributed: "
                              "pip install \"xai-report[cluster]\"") from None
@@ -104,5 +108,19 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads: i
                                  "`dask scheduler` and workers with `xai-report worker ADDRESS`") from None
     if workers < 1:
         raise XaiReportError(f"--workers {workers}: give at least 1 worker")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(workers)
     return DaskEngine(Client(cluster), cluster, threads)
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask ``LocalCluster`` of ``workers`` single-task processes that inherit this process's environment.
+
+    Each worker's nanny runs in this process and would write Dask's pre-spawn environment (OMP_NUM_THREADS=1 and
+    others) into its ``os.environ``; with none, this process's environment stays as it was (and so does that of
+    any process it starts later), and the workers get it as a serial build would.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{name}": None for name in _PRE_SPAWN}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
