@@ -23,3 +23,17 @@ def test_the_values_keep_freed_memory():
     values = {k: int(v) for k, v in memory.SETTINGS.items()}
     assert values["MALLOC_MMAP_THRESHOLD_"] >= 1 << 30 and values["MALLOC_TRIM_THRESHOLD_"] >= 1 << 32
     assert values["MALLOC_TOP_PAD_"] >= 1 << 28
+
+
+@pytest.mark.skipif(not GLIBC, reason="the settings are glibc's")
+@pytest.mark.parametrize("command", [["-m", "xai_report.cli"], ["-c", "from xai_report.cli import entry; entry()"]],
+                         ids=["python -m", "console script"])
+def test_the_cli_restarts_itself_with_the_settings(command):
+    """Started without the settings, the CLI restarts once with them (as ``python -m xai_report.cli``, whichever
+    way it was started) and runs: restarted as ``python -m __main__`` it failed before it began."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in memory.SETTINGS and k != memory.OPT_OUT}
+    done = subprocess.run([sys.executable, *command, "--version"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "version" in done.stdout, done.stderr

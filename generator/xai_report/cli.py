@@ -172,7 +172,7 @@ def init(source, images, name, file, entry, title, out) -> None:
 
 def entry() -> None:
     """The console script: restart once with malloc settings that keep freed memory (:mod:`.memory`), then run."""
-    reexec_with_settings(__name__)
+    reexec_with_settings("xai_report.cli")  # not __name__: run as ``python -m xai_report.cli`` that is __main__
     main()
 
 
