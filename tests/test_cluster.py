@@ -1,5 +1,6 @@
-"""Builds spread over Dask workers (xai_report/cluster.py, attribution/remote.py): the same bytes as a serial build,
-only missing work sent out, a worker killed mid-run costs nothing, and a serial build never imports Dask."""
+"""Builds spread over Dask workers (xai_report/cluster.py, attribution/remote.py, dissect/remote.py): the same bytes
+as a serial build, only missing work sent out, a worker killed mid-run costs nothing, and a serial build never
+imports Dask."""
 
 from __future__ import annotations
 
@@ -206,3 +207,59 @@ def test_a_worker_with_other_code_stops_the_build_with_one_line(tmp_path, image_
     job = remote.WorkerJob(study, remote.Identity("some study", "other code"), None, None, None, str(tmp_path), None)
     with pytest.raises(XaiReportError, match="other xai-report code"):
         remote.explain_on_worker(job)
+
+
+DISSECTION_STUDY = """
+title = "dissection on workers"
+seed = 0
+offline = true
+device = "cpu"
+output_dir = "out"
+site_dir = "site_src"
+[models.m]
+source = "packaged"
+[attribution]
+enabled = false
+[dissection]
+enabled = true
+concepts_source = "labels"
+wordnet_classes = "{data}/concepts/imagenet_wordnet.csv"
+wordnet_ancestors = "{data}/concepts/wordnet_ancestors.csv"
+models = ["m"]
+layers = ["bn2", "classifier"]
+probe = ["{probe}"]
+top_k = 2
+batch_size = 4
+strip_images = 2
+"""
+
+
+def test_dissection_probe_blocks_on_two_workers_give_the_serial_bytes(tmp_path):
+    """The probe features go out block by block (the serial build's blocks); labels, strips, pages and the store
+    come out as a serial build's, and an unreadable probe image is skipped in the same place of the list."""
+    from xai_report.cluster import connect
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    for photo in sorted((ROOT / "data" / "probe" / "imagenet-samples").iterdir())[:11]:
+        shutil.copy(photo, probe / photo.name)
+    (probe / "n01443537_unreadable.jpg").write_bytes(b"not a jpeg")  # in the second block of four
+
+    def study(name: str):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "study.toml").write_text(DISSECTION_STUDY.format(data=(ROOT / "data").as_posix(),
+                                                                   probe=probe.as_posix()))
+        return load_study(folder / "study.toml")
+
+    serial, spread = study("serial"), study("dask")
+    done = run_stages(serial)
+    with connect(workers=2) as engine:
+        summary = run_stages(spread, engine=engine)
+    assert summary.computed == done.computed and done.skipped == summary.skipped == 1
+    assert any("unreadable" in line for line in summary.skipped_inputs)
+    outputs = ("results.json", "dissection")
+    assert _files(spread.output_path, outputs) == _files(serial.output_path, outputs)
+    assert _keys(spread.output_path / "store") == _keys(serial.output_path / "store")
+    render_site(serial)
+    assert _pages_with_timings_of(spread, serial) == _files(serial.site_path)

@@ -63,9 +63,11 @@ def main() -> None:
 
 def _cluster(func):
     func = click.option("--scheduler", default=None, metavar="ADDRESS",
-                        help="Run the per-image work on a running Dask cluster, e.g. tcp://HOST:8786.")(func)
+                        help="Run the per-image work (attribution, probe features) on a running Dask cluster, "
+                             "e.g. tcp://HOST:8786.")(func)
     return click.option("--workers", type=click.IntRange(min=1), default=None,
-                        help="Run the per-image work on a local Dask cluster of N worker processes.")(func)
+                        help="Run the per-image work (attribution, probe features) on a local Dask cluster of N "
+                             "worker processes.")(func)
 
 
 def _run(study_file, offline, device, only, render_pages=True, workers=None, scheduler=None) -> None:

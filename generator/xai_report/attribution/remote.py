@@ -4,9 +4,9 @@ The driver (the build's own process) holds the artifact store and its lock. For 
 :func:`.image.explain_image` with a :class:`LookupOnlyCache`: an image whose every artifact is stored completes
 there and needs no worker; at the first artifact the store lacks, :class:`Missing` stops it and the image is sent
 out as a :class:`WorkerJob`. A worker binds the study's model once per process (:func:`bound_for`), runs the same
-function with a :class:`RecordingCache` (hits read from the shared store when the worker can see it, read-only; new
-artifacts go to a scratch store of the task's own) and returns a :class:`WorkerResult`: the image's result, its new
-artifacts (key, meta, file bytes), its exports and the keys it reused. The driver stores those
+function with a :class:`~xai_report.tasks.RecordingCache` (hits read from the shared store when the worker can see
+it, read-only; new artifacts go to a scratch store of the task's own) and returns a :class:`WorkerResult`: the
+image's result, its new artifacts (key, meta, file bytes), its exports and the keys it reused. The driver stores those
 (:func:`store_result`) exactly as a serial build would have, so the output is the same byte for byte. A task writes
 nothing outside its scratch folder, so a worker killed mid-task loses nothing: its task runs again elsewhere.
 
@@ -15,21 +15,19 @@ Nothing here imports Dask: the engine that runs the jobs is :mod:`xai_report.clu
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping
 
-import torch
-
-from ..cache import ArtifactCache, Computed, StoreCache
+from ..cache import ArtifactCache, Computed
 from ..config import Study
 from ..errors import XaiReportError
 from ..fingerprint import Code, code_fingerprint
 from ..labels import Label
 from ..models import pick_device
 from ..progress import Progress
-from ..store import Artifact, ArtifactStore, content_key
+from ..store import Artifact, content_key
+from ..tasks import Engine, Identity, NewArtifact, task_cache, use_threads
 from .bound import BoundModel, ImageSettings, bind
 from .image import ImageResult, explain_image, steps_per_image
 from .inputs import ImageInput
@@ -37,13 +35,6 @@ from .inputs import ImageInput
 
 class Missing(Exception):
     """The store lacks an artifact of the image (its key is the message): the image goes to a worker."""
-
-
-class Engine(Protocol):
-    """Runs ``fn`` on every job elsewhere and yields ``(index of the job, its result)`` as each finishes."""
-
-    def run(self, fn: Callable[[Any], Any], jobs: list) -> Iterator[tuple[int, Any]]:
-        ...
 
 
 class LookupOnlyCache:
@@ -75,50 +66,6 @@ class LookupOnlyCache:
         return self.inner.export(relative, data)
 
 
-class RecordingCache(StoreCache):
-    """A worker's cache: new artifacts are stored in ``scratch`` (a folder of the task's own) and recorded, hits come
-    from there or from ``shared`` (the driver's store, read-only; None when this machine cannot see it), exports
-    are recorded instead of written."""
-
-    def __init__(self, scratch: ArtifactStore, shared: ArtifactStore | None):
-        super().__init__(scratch, Path(scratch.root))
-        self.shared = shared
-        self.new: list[str] = []
-        self.reused: list[str] = []
-        self.exports: list[tuple[str, bytes]] = []
-
-    def stored(self, key: str) -> bool:
-        return self.store.get(key) is not None or (self.shared is not None and self.shared.get(key) is not None)
-
-    def lookup(self, key: str) -> Artifact | None:
-        found = self.store.get(key)
-        if found is not None or self.shared is None:
-            return found
-        found = self.shared.get(key)
-        if found is not None and key not in self._seen:
-            self._seen.add(key)
-            self.reused.append(key)
-        return found
-
-    def save(self, key: str, meta: dict, files: dict | None = None) -> Artifact:
-        artifact = super().save(key, meta, files)
-        self.new.append(key)
-        return artifact
-
-    def export(self, relative: str, data: bytes) -> str:
-        self.exports.append((relative, data))
-        return Path(relative).as_posix()
-
-
-@dataclass(frozen=True)
-class NewArtifact:
-    """An artifact a worker computed: what :meth:`~xai_report.store.ArtifactStore.put` needs to store it again."""
-
-    key: str
-    meta: dict
-    files: dict[str, bytes]
-
-
 @dataclass
 class WorkerResult:
     """What a worker returns for one image (see the module docstring)."""
@@ -129,19 +76,8 @@ class WorkerResult:
     reused: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Identity:
-    """What a worker checks before it binds: the study and model it binds for, and the code it must run."""
-
-    study: str
-    """The study's config and model identity: a worker binds once per value."""
-    code: str
-    """The fingerprint of the per-image code (:func:`code_id`): a worker running other code would store artifacts
-    under other keys."""
-
-
 def identity(study: Study, bound: BoundModel) -> Identity:
-    """The driver's :class:`Identity` for ``study`` bound as ``bound``."""
+    """The driver's :class:`~xai_report.tasks.Identity` for ``study`` bound as ``bound``."""
     return Identity(content_key(study=study.model_dump(mode="json"), model=bound.model.cache_id()), code_id())
 
 
@@ -182,24 +118,13 @@ def bound_for(job: WorkerJob) -> BoundModel:
 
 
 def explain_on_worker(job: WorkerJob) -> WorkerResult:
-    """The worker's task: :func:`.image.explain_image` of ``job.item`` with a :class:`RecordingCache`."""
-    if job.threads and torch.get_num_threads() != job.threads:  # torch keeps the count per thread: set it in this one
-        torch.set_num_threads(job.threads)
+    """The worker's task: :func:`.image.explain_image` of ``job.item`` through a task's cache
+    (:func:`xai_report.tasks.task_cache`)."""
+    use_threads(job.threads)
     bound = bound_for(job)
-    root = Path(job.store_root)
-    shared = ArtifactStore(root) if (root / "objects").is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="xai-report-task.") as scratch_dir:
-        scratch = ArtifactStore(Path(scratch_dir))
-        cache = RecordingCache(scratch, shared)
+    with task_cache(job.store_root) as cache:
         result = explain_image(job.item, bound, job.settings, cache, label=job.label)
-        artifacts = [_new_artifact(scratch.get(key)) for key in cache.new]
-    return WorkerResult(result, artifacts, cache.exports, cache.reused)
-
-
-def _new_artifact(artifact: Artifact) -> NewArtifact:
-    meta = {k: v for k, v in artifact.meta.items() if k not in ("_key", "_files")}
-    return NewArtifact(artifact.meta["_key"], meta, {name: artifact.file(name).read_bytes()
-                                                     for name in artifact.meta["_files"]})
+        return WorkerResult(result, cache.new_artifacts(), cache.exports, cache.reused)
 
 
 def store_result(cache: ArtifactCache, found: WorkerResult) -> ImageResult:

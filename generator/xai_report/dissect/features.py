@@ -12,7 +12,7 @@ decoded; an unreadable image never gets an artifact and is skipped, with its rea
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,10 @@ ACTIVATIONS_CODE = (collect_activations, prepare, __name__)
 """What computes a probe image's pooled activations (the model itself is identified by its weights id)."""
 
 Decoded = list[tuple[ProbeImage, Image.Image]]
+BlockDone = tuple[Sequence[ProbeImage], set[str], list[dict]]
+"""A computed block: its images, the hashes of those that could not be read, and their skip records."""
+Spread = Callable[[list[Sequence[ProbeImage]]], Iterator[BlockDone]]
+"""Computes blocks elsewhere and yields each as done, in the order given."""
 
 
 class ProbeFeatures:
@@ -77,24 +81,40 @@ class ProbeFeatures:
         keys += [self.acts_key(key, img.sha256) for key in self.models]
         return not all(self._stored(k) for k in keys)
 
-    def ensure(self, probe: list[ProbeImage], skipped: list[dict]) -> list[ProbeImage]:
-        """Compute the blocks of the probe set that miss an artifact; returns the readable probe images."""
-        todo = [block for block in chunks(probe, self.batch_size) if any(self._missing(img) for img in block)]
+    def missing_blocks(self, probe: list[ProbeImage]) -> list[Sequence[ProbeImage]]:
+        """The fixed blocks of ``probe`` (``batch_size`` consecutive images) that miss an artifact."""
+        return [block for block in chunks(probe, self.batch_size) if any(self._missing(img) for img in block)]
+
+    def ensure(self, probe: list[ProbeImage], skipped: list[dict], spread: Spread | None = None) -> list[ProbeImage]:
+        """Compute the blocks of the probe set that miss an artifact, here or, with ``spread``, where it sends them
+        (:func:`.remote.spread_blocks`); returns the readable probe images. Skips go to ``skipped`` in block order."""
+        todo = self.missing_blocks(probe)
         unreadable: set[str] = set()
         progress = Progress("dissection: probe features", len(todo))
-        for batch in todo:
-            decoded = decode(batch, skipped)
-            readable = {img.sha256 for img, _ in decoded}
-            unreadable.update(img.sha256 for img in batch if img.sha256 not in readable)
-            if decoded:
-                if self.clip is not None:
-                    self._clip_images(decoded)
-                for key in self.models:
-                    self._activations(key, decoded)
+        for batch, lost, skips in (spread or self._here)(todo):
+            unreadable |= lost
+            skipped += skips
             progress.step()
             progress.done(f"probe images {probe.index(batch[0]) + 1}-{probe.index(batch[-1]) + 1}")
         progress.close()
         return [img for img in probe if img.sha256 not in unreadable]
+
+    def _here(self, todo: list[Sequence[ProbeImage]]) -> Iterator[BlockDone]:
+        for batch in todo:
+            skips: list[dict] = []
+            yield batch, self.compute_block(batch, skips), skips
+
+    def compute_block(self, batch: Sequence[ProbeImage], skipped: list[dict]) -> set[str]:
+        """Every model's features of one block, computed whole and stored where missing; the unreadable images go
+        to ``skipped`` and their hashes are returned."""
+        decoded = decode(batch, skipped)
+        if decoded:
+            if self.clip is not None:
+                self._clip_images(decoded)
+            for key in self.models:
+                self._activations(key, decoded)
+        readable = {img.sha256 for img, _ in decoded}
+        return {img.sha256 for img in batch if img.sha256 not in readable}
 
     def _clip_images(self, decoded: Decoded) -> None:
         """CLIP features of the whole block (the same batch as in a clean build); stores the missing ones."""

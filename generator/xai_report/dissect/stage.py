@@ -6,7 +6,8 @@ Networks", ICLR 2023. The stage:
 1. lists the probe images of every probe folder (:mod:`.probe`; copies and unreadable files are skipped,
    each with a one-line reason);
 2. stores each image's CLIP image feature and, per model, the pooled activations of every dissected layer
-   (:mod:`.features`), and the CLIP text features of the concept list (:mod:`.concepts`);
+   (:mod:`.features`; with ``--workers`` or ``--scheduler``, block by block on the workers: :mod:`.remote`),
+   and the CLIP text features of the concept list (:mod:`.concepts`);
 3. per model and layer, labels every neuron with its top-5 concepts by soft-WPMI and computes the layer's
    null threshold (:mod:`.labelling`, :mod:`.null`); labels the same layer of the model's randomised twin
    (re-initialised weights, :mod:`xai_report.models.randomise`) for the second threshold, and both on two halves
@@ -27,30 +28,31 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import torch
 
+from ..activations import output_shapes
 from ..config import Study
 from ..data import load_rgb, prepare, read_concepts
-from ..errors import BadInput, ConfigError
-from ..models import LoadedClip, LoadedModel, load_clip
-from ..models.randomise import randomised, twin_cache_id
+from ..errors import BadInput
+from ..models import LoadedClip, LoadedModel
 from ..models.tokens import on_grid
-from ..activations import output_shapes
 from ..stage import Stage
 from ..store import ArtifactStore
 from ..text import unique_slug
-from . import sanity, self_check, strips
+from . import remote, sanity, self_check, strips
 from .categories import DEFAULT_CATEGORIES, label_categories
-from .classifier import classifier_name, collected_layers
+from .classifier import classifier_name
 from .concepts import ConceptSet, concept_set
 from .exports import write_csvs
-from .features import ProbeFeatures
+from .features import BlockDone
 from .label_concepts import LabelVocabulary, label_concept_set, labelled_probe, read_vocabulary
 from .labelling import WPMI, Labeller
 from .neurons import neuron_rows
 from .probe import ProbeImage, list_probe, probe_sha
 from .sanity import Twin
+from .setup import set_up
 from .section import DissectedModel, build_section
 
 LABELS_ID = "labels"
@@ -78,44 +80,23 @@ class DissectionStage(Stage):
         super().__init__(study, store, device)
         self.cfg = study.dissection
         self.vocab: LabelVocabulary | None = None
-        self.clip: LoadedClip | None = None
         if self.cfg.concepts_source == "labels":
             self.vocab, self.synsets_above = read_vocabulary(Path(self.cfg.wordnet_classes),
                                                              Path(self.cfg.wordnet_ancestors),
                                                              self.cfg.min_classes, self.cfg.max_classes)
-        else:  # CLIP first: it is this stage's own dependency, and the file most likely missing offline.
-            spec = self.cfg.clip
-            self.clip = clip or load_clip(spec.arch, spec.pretrained, file=spec.file, offline=study.offline)
-            self.clip.model.to(self.device).eval()
-        given = models or {}
-        self.models = {key: given.get(key) or self.load_model(key) for key in self.cfg.models}
-        for key, model in self.models.items():
-            model.module.to(self.device).eval()
-            if model.channels_last:  # Swin's (N, H, W, C) maps would be pooled over the wrong axes
-                raise ConfigError(f"dissection.models: {key} outputs channels-last maps (a Swin); dissecting them is "
-                                  "not supported yet; dissect a ViT, a DeiT or a CNN")
-        self.model_ids = {key: m.cache_id() for key, m in self.models.items()}
+        networks = set_up(study, self.device, models, clip)
+        self.clip, self.models, self.twin_of = networks.clip, networks.models, networks.twin_of
+        self.model_ids = networks.model_ids
         taken = set(RESERVED_SLUGS)
         self.slugs = {key: unique_slug(key, taken) for key in self.models}
-        collect = {key: collected_layers(key, m, list(self.cfg.layers)) for key, m in self.models.items()}
-        # Each model's randomised twin (Adebayo et al., NeurIPS 2018): labelled over the same probe, never drawn.
-        self.twin_of: dict[str, str] = {}
-        twins: dict[str, LoadedModel] = {}
-        for key, model in self.models.items():
-            twin_key = self.twin_of[key] = f"{key} (randomised)"
-            twins[twin_key] = randomised(model, study.seed)
-            self.model_ids[twin_key] = twin_cache_id(twins[twin_key])
-            collect[twin_key] = collect[key]
-        self.features = ProbeFeatures(self.cache, self.timings, self.device, self.clip, {**self.models, **twins}, collect,
-                                      self.model_ids, pool=self.cfg.pool, batch_size=self.cfg.batch_size,
-                                      token_pool=self.cfg.token_pool, pool_id=self.cfg.pool_id())
+        self.features = networks.features(self.cfg, self.cache, self.timings, self.device)
 
     def run(self) -> dict:
         start = time.perf_counter()
         probe, skipped = list_probe(self.cfg.probe)
         if self.vocab is not None:
             probe = labelled_probe(self.vocab, probe, skipped)
-        probe = self.features.ensure(probe, skipped)
+        probe = self.features.ensure(probe, skipped, spread=self._spread if self.engine is not None else None)
         if not probe:
             raise BadInput(f"dissection.probe: no readable probe image in {', '.join(self.cfg.probe)}")
         sha = probe_sha(probe)
@@ -138,6 +119,13 @@ class DissectionStage(Stage):
                                 concept_category, skipped)
         self.stats.seconds = time.perf_counter() - start
         return section
+
+    def _spread(self, todo: list[Sequence[ProbeImage]]) -> Iterator[BlockDone]:
+        """The probe blocks ``todo`` computed on the engine's workers (:mod:`.remote`), stored here as they come."""
+        ident = remote.identity(self.study, self.model_ids)
+        jobs = [remote.BlockJob(self.study, ident, list(block), str(self.store.root), self.engine.threads_per_worker)
+                for block in todo]
+        return remote.spread_blocks(self.cache, todo, self.engine, jobs)
 
     def _labeller(self, clip_id: str, image_feats: torch.Tensor | None, sha: str, code: tuple = ()) -> Labeller:
         return Labeller(self.cache, self.timings, self.device, seed=self.study.seed, top_k=self.cfg.top_k,
