@@ -106,12 +106,6 @@ class Stage(ABC):
         """Add an artifact's compute seconds (as measured when it was made) to a part of the stage."""
         self.timings.add(part, seconds, count_name, count)
 
-    # -- models --------------------------------------------------------------------------------
-
-    def load_model(self, key: str) -> LoadedModel:
-        """The study's model ``key``, in eval mode on this stage's device (errors name ``models.<key>``)."""
-        return load_study_model(self.study, key, self.device)
-
 
 def load_study_model(study: Study, key: str, device: torch.device) -> LoadedModel:
     """The study's model ``key``, in eval mode on ``device`` (errors name ``models.<key>``)."""
