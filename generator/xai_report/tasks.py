@@ -12,11 +12,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
 import torch
 
 from .cache import StoreCache
+from .errors import XaiReportError
 from .store import Artifact, ArtifactStore
 
 
@@ -84,6 +85,33 @@ class Identity:
     code: str
     """The fingerprint of the code the task runs (each remote module's ``code_id``): a worker running other code
     would store artifacts under other keys."""
+
+
+T = TypeVar("T")
+
+
+class PerProcess(Generic[T]):
+    """What a worker process sets up for a study (a bound model, the dissected networks) and keeps for the study's
+    later tasks: one study at a time."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, T] = {}
+
+    def get(self, identity: Identity, code: str, make: Callable[[], T], made: Callable[[T], str]) -> T:
+        """The value set up for ``identity.study``: ``make()`` the first time, after checking that this worker runs
+        the driver's code (``code``, the worker's own fingerprint) and that ``made(value)``, the study identity the
+        worker finds, is the driver's (the same model files). One-line :class:`XaiReportError` otherwise."""
+        if identity.study not in self._held:
+            if identity.code != code:
+                raise XaiReportError("a worker runs other xai-report code or libraries than the build: install the "
+                                     "same version on every worker and restart them")
+            value = make()
+            if made(value) != identity.study:
+                raise XaiReportError("a worker loads other model weights than the build: give every worker the same "
+                                     "model files (a shared folder at the same path)")
+            self._held.clear()
+            self._held[identity.study] = value
+        return self._held[identity.study]
 
 
 def new_artifact(artifact: Artifact) -> NewArtifact:

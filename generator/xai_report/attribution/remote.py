@@ -21,13 +21,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..cache import ArtifactCache, Computed
 from ..config import Study
-from ..errors import XaiReportError
 from ..fingerprint import Code, code_fingerprint
 from ..labels import Label
 from ..models import pick_device
 from ..progress import Progress
 from ..store import Artifact, content_key
-from ..tasks import Engine, Identity, NewArtifact, task_cache, use_threads
+from ..tasks import Engine, Identity, NewArtifact, PerProcess, task_cache, use_threads
 from .bound import BoundModel, ImageSettings, bind
 from .image import ImageResult, explain_image, steps_per_image
 from .inputs import ImageInput
@@ -102,19 +101,14 @@ class WorkerJob:
     """Torch threads for the worker's tasks (the build's own count, for a serial build's bits), or None (its own)."""
 
 
-_BOUND: dict[str, BoundModel] = {}
+_BOUND: PerProcess[BoundModel] = PerProcess()
 """The model each worker process binds, once per study (:func:`bound_for`)."""
 
 
 def bound_for(job: WorkerJob) -> BoundModel:
     """The study's model on this worker's device, bound once per process and study."""
-    if job.identity.study not in _BOUND:
-        if job.identity.code != code_id():
-            raise XaiReportError("a worker runs other xai-report code or libraries than the build: install the same "
-                                 "version on every worker and restart them")
-        _BOUND.clear()
-        _BOUND[job.identity.study] = bind(job.study, pick_device(job.study.device))
-    return _BOUND[job.identity.study]
+    return _BOUND.get(job.identity, code_id(), lambda: bind(job.study, pick_device(job.study.device)),
+                      lambda bound: identity(job.study, bound).study)
 
 
 def explain_on_worker(job: WorkerJob) -> WorkerResult:

@@ -18,11 +18,10 @@ from typing import Iterator, Sequence
 
 from ..cache import ArtifactCache, Timings
 from ..config import Study
-from ..errors import XaiReportError
 from ..fingerprint import code_fingerprint
 from ..models import pick_device
 from ..store import content_key
-from ..tasks import Engine, Identity, NewArtifact, task_cache, use_threads
+from ..tasks import Engine, Identity, NewArtifact, PerProcess, task_cache, use_threads
 from .features import BlockDone
 from .probe import ProbeImage
 from .setup import Networks, set_up
@@ -63,23 +62,14 @@ def code_id() -> str:
     return content_key(code=code_fingerprint(features_on_worker))
 
 
-_NETWORKS: dict[str, Networks] = {}
+_NETWORKS: PerProcess[Networks] = PerProcess()
 """The networks each worker process sets up, once per study (:func:`networks_for`)."""
 
 
 def networks_for(job: BlockJob) -> Networks:
     """The study's dissected networks (models, twins, CLIP) on this worker's device, set up once per process."""
-    if job.identity.study not in _NETWORKS:
-        if job.identity.code != code_id():
-            raise XaiReportError("a worker runs other xai-report code or libraries than the build: install the same "
-                                 "version on every worker and restart them")
-        networks = set_up(job.study, pick_device(job.study.device))
-        if identity(job.study, networks.model_ids).study != job.identity.study:
-            raise XaiReportError("a worker loads other dissection weights than the build: give every worker the same "
-                                 "model and CLIP files")
-        _NETWORKS.clear()
-        _NETWORKS[job.identity.study] = networks
-    return _NETWORKS[job.identity.study]
+    return _NETWORKS.get(job.identity, code_id(), lambda: set_up(job.study, pick_device(job.study.device)),
+                         lambda networks: identity(job.study, networks.model_ids).study)
 
 
 def features_on_worker(job: BlockJob) -> BlockResult:
