@@ -209,6 +209,16 @@ def test_a_worker_with_other_code_stops_the_build_with_one_line(tmp_path, image_
         remote.explain_on_worker(job)
 
 
+def test_a_worker_with_other_weights_stops_the_build_with_one_line(tmp_path, image_folder):
+    """The driver's identity names the model's weights; a worker whose files give other weights must not store
+    artifacts under keys the driver never asked for."""
+    study = load_study(write_study(tmp_path, image_folder, methods=("gradcam",)))
+    driver = remote.Identity("the driver's study and weights", remote.code_id())
+    job = remote.WorkerJob(study, driver, None, None, None, str(tmp_path), None)
+    with pytest.raises(XaiReportError, match="other model weights"):
+        remote.bound_for(job)
+
+
 DISSECTION_STUDY = """
 title = "dissection on workers"
 seed = 0
