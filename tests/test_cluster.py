@@ -248,6 +248,7 @@ def test_dissection_probe_blocks_on_two_workers_give_the_serial_bytes(tmp_path):
     """The probe features go out block by block (the serial build's blocks); labels, strips, pages and the store
     come out as a serial build's, and an unreadable probe image is skipped in the same place of the list."""
     from xai_report.cluster import connect
+    from xai_report.dissect import remote as dissect_remote
 
     probe = tmp_path / "probe"
     probe.mkdir()
@@ -266,6 +267,8 @@ def test_dissection_probe_blocks_on_two_workers_give_the_serial_bytes(tmp_path):
     done = run_stages(serial)
     with connect(workers=2) as engine:
         summary = run_stages(spread, engine=engine)
+        set_up = engine.client.run(lambda: bool(dissect_remote._NETWORKS._held))
+    assert any(set_up.values())  # the blocks went to the workers, which set up the networks
     assert summary.computed == done.computed and done.skipped == summary.skipped == 1
     assert any("unreadable" in line for line in summary.skipped_inputs)
     outputs = ("results.json", "dissection")
