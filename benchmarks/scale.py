@@ -15,8 +15,8 @@ straightforward loop a user would write.
   224x224 inputs, no-autograd passes through the frozen CPU copy in the project's chunks (``BatchScorer``), autograd
   passes in batches of 32 with one backward each. ``serial / floor`` is how far the build is from its passes.
 * ``loop``: what a user would write, on the first K images: ``pytorch_grad_cam``'s ``GradCAM`` and ``AblationCAM``
-  calls, then deletion and insertion curves (20 steps, the same blurred fill) of each map, one perturbed image per
-  forward pass. It does less than the study (no smooth random maps, no 20 % check, no overlays, unit maps or
+  calls, then deletion and insertion curves (the study's steps, the same blurred fill) of each map, one perturbed
+  image per forward pass. It does less than the study (no smooth random maps, no 20 % check, no overlays, unit maps or
   agreement), so ``serial / loop`` understates the gain.
 
 ``--quick``: 20 images, 2 in the loop (the library's Ablation-CAM takes about a minute per image on 2 cores).
@@ -32,16 +32,16 @@ import shutil
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generator"))  # run from a checkout without installing
 
 from xai_report.attribution import inference  # noqa: E402
-from xai_report.attribution.faithfulness import DEFAULT_STEPS, deletion_insertion  # noqa: E402
+from xai_report.attribution.faithfulness import deletion_insertion  # noqa: E402
 from xai_report.config import load_study  # noqa: E402
 from xai_report.data import load_rgb, prepare  # noqa: E402
 from xai_report.models import load_model  # noqa: E402
@@ -65,9 +65,12 @@ layer = "bn2"
 target = "predicted"
 methods = ["gradcam", "ablationcam"]
 randomised_methods = []
+deletion_steps = {steps}
 [dissection]
 enabled = false
 """
+STEPS = tomllib.loads((REPO / "studies" / "scale.toml").read_text())["attribution"]["deletion_steps"]
+"""The scale study's deletion and insertion steps (studies/scale.toml), in the benchmark's study and loop alike."""
 
 
 def photos(count: int, into: Path) -> Path:
@@ -169,7 +172,7 @@ def straightforward_loop(folder: Path, count: int) -> float:
         for cam_class in (GradCAM, AblationCAM):
             with cam_class(model=model, target_layers=[layer]) as cam:
                 saliency = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])[0]
-            deletion_insertion(model, x, saliency, target, steps=DEFAULT_STEPS, batch_size=1)
+            deletion_insertion(model, x, saliency, target, steps=STEPS, batch_size=1)
     return time.perf_counter() - start
 
 
@@ -200,7 +203,7 @@ def main() -> None:
 def study_in(scratch: Path, folder: Path, name: str, device: str):
     (scratch / name).mkdir()
     study_file = scratch / name / "study.toml"
-    study_file.write_text(STUDY.format(out="out", images=folder.as_posix(), device=device))
+    study_file.write_text(STUDY.format(out="out", images=folder.as_posix(), device=device, steps=STEPS))
     return load_study(study_file)
 
 
