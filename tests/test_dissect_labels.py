@@ -20,7 +20,7 @@ from torch import nn
 
 from xai_report import pipeline
 from xai_report.config import load_study
-from xai_report.dissect import stage as dissect_stage
+from xai_report.dissect import setup as dissect_setup
 from xai_report.dissect.label_concepts import label_probabilities, read_vocabulary
 from xai_report.dissect.stage import DissectionStage
 from xai_report.models import LoadedModel, Preprocess
@@ -151,7 +151,7 @@ def built(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "STAGES", [Injected])
-        mp.setattr(dissect_stage, "load_clip", no_clip)
+        mp.setattr(dissect_setup, "load_clip", no_clip)
         study = load_study(study)
         pipeline.run_stages(study)
         render_site(study)

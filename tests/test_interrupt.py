@@ -49,8 +49,11 @@ def make_study(root: Path) -> Path:
 
 
 def start_build(study: Path) -> subprocess.Popen:
+    """The build as a shell starts it: with Ctrl-C's default action (a process inherits an ignored SIGINT, and
+    Python then never raises KeyboardInterrupt; whatever the test process ran before must not decide that)."""
     return subprocess.Popen([sys.executable, "-m", "xai_report.cli", "build", "--study", str(study)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def finished_artifacts(out: Path) -> list[Path]:

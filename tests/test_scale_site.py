@@ -107,7 +107,7 @@ def built(tmp_path_factory):
         root = tmp_path_factory.mktemp("scale")
         study = _write_subset()(IMAGES, root)
         study.write_text(study.read_text().replace('device = "auto"', 'device = "cpu"')
-                         .replace("bootstrap_samples = 1000", "bootstrap_samples = 200\ndeletion_steps = 10"))
+                         .replace("bootstrap_samples = 1000", "bootstrap_samples = 200"))
         result = CliRunner().invoke(main, ["build", "--study", str(study)])
         assert result.exit_code == 0, (result.output, result.exception)
         proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml")],
