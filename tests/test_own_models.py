@@ -101,12 +101,18 @@ def test_gradcam_on_token_layers_equals_the_librarys_bit_for_bit(weights, family
     assert ours.fields["layer_layout"] == layout.describe()
 
 
-def test_ablation_cam_on_a_vit_is_the_librarys_with_its_vit_ablation_layer(weights):
+def vit_last_block(weights):
+    """The timm ViT, the goldfish prepared for it, and its last block's ``norm1`` as the CAM layer: the layout,
+    the module and the explainer settings (CAM batch 64, CPU, seed 0)."""
     model = timm_model(weights, "vit")
     image = goldfish(model)
     layout = layer_layout(model.module, "blocks[-1].norm1", image.tensor, model.prefix_tokens)
     layer = resolve_layer(model.module, "blocks[-1].norm1")
-    settings = Settings(64, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
+    return model, image, layout, layer, Settings(64, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
+
+
+def test_ablation_cam_on_a_vit_is_the_librarys_with_its_vit_ablation_layer(weights):
+    model, image, layout, layer, settings = vit_last_block(weights)
     with pytest.warns(UserWarning, match="running the library's AblationCAM"):
         ours = CamExplainer(FastAblationCAM, settings, batched=True).explain(model.module, image, 3)
     with AblationCAM(model.module, [layer], reshape_transform=layout.reshape, ablation_layer=AblationLayerVit(),
@@ -121,11 +127,7 @@ def test_our_score_cam_on_a_vits_grid_agrees_with_the_librarys(weights):
 
     from xai_report.attribution.score_cam import FastScoreCAM
 
-    model = timm_model(weights, "vit")
-    image = goldfish(model)
-    layout = layer_layout(model.module, "blocks[-1].norm1", image.tensor, model.prefix_tokens)
-    layer = resolve_layer(model.module, "blocks[-1].norm1")
-    settings = Settings(64, layer, model.preprocess, torch.device("cpu"), 0, layout=layout)
+    model, image, layout, layer, settings = vit_last_block(weights)
     ours = CamExplainer(FastScoreCAM, settings, batched=True).explain(model.module, image, 3)
     with ScoreCAM(model.module, [layer], reshape_transform=layout.reshape) as cam:
         cam.batch_size = 64
