@@ -56,9 +56,9 @@ import torchvision
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generator"))  # run from a checkout without installing
 
-from xai_report.attribution.ablation_cam import FastAblationCAM  # noqa: E402
-from xai_report.attribution.score_cam import FastScoreCAM  # noqa: E402
-from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn  # noqa: E402
+from xai_report.attribution.methods.ablation_cam import FastAblationCAM  # noqa: E402
+from xai_report.attribution.methods.score_cam import FastScoreCAM  # noqa: E402
+from xai_report.attribution.methods.lime_explainer import FastLimeImageExplainer, make_classifier_fn  # noqa: E402
 from xai_report.data import PreparedImage, load_rgb, prepare  # noqa: E402
 from xai_report.errors import ConfigError  # noqa: E402
 from xai_report.models import IMAGENET_MEAN, IMAGENET_STD, Preprocess, pick_device  # noqa: E402

@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from xai_report import pipeline
-from xai_report.attribution.methods import METHODS
+from xai_report.attribution.methods.registry import METHODS
 
 from xai_report.config import load_study
 from xai_report.errors import ConfigError

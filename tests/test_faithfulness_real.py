@@ -4,9 +4,9 @@
 import pytest
 import torch
 
-from xai_report.attribution.explainer import Settings
+from xai_report.attribution.methods.explainer import Settings
 from xai_report.attribution.faithfulness import salient_drop
-from xai_report.attribution.methods import METHODS
+from xai_report.attribution.methods.registry import METHODS
 from xai_report.data import list_images, load_rgb, prepare
 from xai_report.models import resolve_layer
 

@@ -15,10 +15,10 @@ from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from xai_report.attribution.ablation_cam import FastAblationCAM, ablation_values
-from xai_report.attribution.score_cam import FastScoreCAM, distinct_masks, scorecam_masks
+from xai_report.attribution.methods.ablation_cam import FastAblationCAM, ablation_values
+from xai_report.attribution.methods.score_cam import FastScoreCAM, distinct_masks, scorecam_masks
 from xai_report.attribution.inference import BatchScorer, frozen_copy, frozen_for_cpu, images_per_pass
-from xai_report.attribution.lime_explainer import FastLimeImageExplainer, make_classifier_fn
+from xai_report.attribution.methods.lime_explainer import FastLimeImageExplainer, make_classifier_fn
 from xai_report.attribution.split import SplitError, split_model
 from xai_report.models import Preprocess
 

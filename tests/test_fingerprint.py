@@ -41,12 +41,12 @@ def _modules() -> list[str]:
 
 
 def test_closure_follows_imports_and_leaves_out_render_and_cli():
-    ours, third = fingerprint.code_closure(["xai_report.attribution.score_cam"])
-    assert {"xai_report.attribution.score_cam", "xai_report.attribution.cam_support",
+    ours, third = fingerprint.code_closure(["xai_report.attribution.methods.score_cam"])
+    assert {"xai_report.attribution.methods.score_cam", "xai_report.attribution.methods.cam_support",
             "xai_report.attribution.inference"} <= set(ours)
     assert "pytorch_grad_cam" in third and "torch" in third
-    lime, _ = fingerprint.code_closure(["xai_report.attribution.lime_explainer"])
-    assert "xai_report.attribution.score_cam" not in lime and "xai_report.attribution.methods" not in lime
+    lime, _ = fingerprint.code_closure(["xai_report.attribution.methods.lime_explainer"])
+    assert "xai_report.attribution.methods.score_cam" not in lime and "xai_report.attribution.methods.registry" not in lime
     for name in _modules():
         if name.startswith(("xai_report.attribution", "xai_report.dissect", "xai_report.models", "xai_report.data")):
             closure, _ = fingerprint.code_closure([name])
@@ -55,15 +55,15 @@ def test_closure_follows_imports_and_leaves_out_render_and_cli():
 
 
 def test_a_function_class_or_module_names_its_module():
-    from xai_report.attribution import explainer
+    from xai_report.attribution.methods import explainer
     from pytorch_grad_cam import GradCAM
 
-    assert fingerprint.module_name(explainer.explained) == "xai_report.attribution.explainer"
-    assert fingerprint.module_name(explainer.Explanation) == "xai_report.attribution.explainer"
-    assert fingerprint.module_name(explainer) == "xai_report.attribution.explainer"
+    assert fingerprint.module_name(explainer.explained) == "xai_report.attribution.methods.explainer"
+    assert fingerprint.module_name(explainer.Explanation) == "xai_report.attribution.methods.explainer"
+    assert fingerprint.module_name(explainer) == "xai_report.attribution.methods.explainer"
     found = fingerprint.code_fingerprint((explainer.explained, GradCAM))
     assert "grad-cam" in found["libraries"] and "scikit-learn" in found["libraries"]  # what grad-cam requires
-    assert "xai_report.attribution.explainer" in found["modules"]
+    assert "xai_report.attribution.methods.explainer" in found["modules"]
 
 
 def test_package_inits_have_no_import_time_effects():

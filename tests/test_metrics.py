@@ -17,7 +17,7 @@ from xai_report.attribution import agreement as A
 from xai_report.attribution import faithfulness as F
 from xai_report.attribution import maps
 from xai_report.attribution import perturbation as P
-from xai_report.attribution.explainer import Regions
+from xai_report.attribution.methods.explainer import Regions
 
 SIDE = 16
 REGION = (slice(4, 8), slice(4, 8))

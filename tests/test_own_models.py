@@ -16,9 +16,9 @@ from pytorch_grad_cam.ablation_layer import AblationLayerVit
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from pytorch_grad_cam.utils.reshape_transforms import swinT_reshape_transform, vit_reshape_transform
 
-from xai_report.attribution.ablation_cam import FastAblationCAM
-from xai_report.attribution.cam import CamExplainer
-from xai_report.attribution.explainer import Settings
+from xai_report.attribution.methods.ablation_cam import FastAblationCAM
+from xai_report.attribution.methods.cam import CamExplainer
+from xai_report.attribution.methods.explainer import Settings
 from xai_report.cli import main
 from xai_report.data import load_rgb, prepare
 from xai_report.errors import BadInput, ConfigError
@@ -125,7 +125,7 @@ def test_ablation_cam_on_a_vit_is_the_librarys_with_its_vit_ablation_layer(weigh
 def test_our_score_cam_on_a_vits_grid_agrees_with_the_librarys(weights):
     from pytorch_grad_cam import ScoreCAM
 
-    from xai_report.attribution.score_cam import FastScoreCAM
+    from xai_report.attribution.methods.score_cam import FastScoreCAM
 
     model, image, layout, layer, settings = vit_last_block(weights)
     ours = CamExplainer(FastScoreCAM, settings, batched=True).explain(model.module, image, 3)

@@ -166,7 +166,7 @@ def test_on_a_terminal_one_bar_and_no_lines():
 
 
 def test_lime_draws_no_progress_bar_of_its_own(tiny_model, capfd):
-    from xai_report.attribution.lime_explainer import explain_lime
+    from xai_report.attribution.methods.lime_explainer import explain_lime
 
     rgb = np.random.default_rng(0).random((32, 32, 3))
     explain_lime(tiny_model.module, rgb, tiny_model.preprocess, 1, num_samples=20, batch_size=10, kernel_size=2,

@@ -22,9 +22,9 @@ from ..models.layers import resolve_layer
 from ..models.tokens import TokenLayout, layer_layout
 from ..stage import load_study_model
 from . import contributions, token_head
-from .explainer import Explainer, Settings
+from .methods.explainer import Explainer, Settings
 from .map_measures import MapMeasures
-from .methods import METHODS
+from .methods.registry import METHODS
 from .randomised import Twin, make_twin
 from .subject import Subject
 

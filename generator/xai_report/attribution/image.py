@@ -22,7 +22,7 @@ from ..text import image_title
 from ..labels import Label
 from . import contributions, overlays, per_image, randomised, token_head, unit_maps
 from .bound import BoundModel, ImageSettings
-from .explainer import Explanation, exported_entry
+from .methods.explainer import Explanation, exported_entry
 from .inputs import ImageInput, prepared_image, target_for
 from .subject import explanation
 

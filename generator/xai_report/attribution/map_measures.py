@@ -25,9 +25,9 @@ from ..data import load_rgb
 from ..numbers import rounded as _r
 from ..store import Artifact
 from . import boxes, concentration, energy, stability
-from .explainer import Explainer, Explanation, Settings
+from .methods.explainer import Explainer, Explanation, Settings
 from .inputs import ImageInput
-from .methods import METHODS
+from .methods.registry import METHODS
 from .subject import Subject, explanation
 
 MEASURES_CODE = (__name__,)

@@ -16,7 +16,7 @@ import torch
 from ..numbers import rounded as _r
 from . import agreement as agree
 from . import faithfulness as faith
-from .explainer import Explanation
+from .methods.explainer import Explanation
 
 RANDOM_MAPS = 5
 """Smooth random maps averaged into the chance level (seeds ``seed .. seed + 4``)."""

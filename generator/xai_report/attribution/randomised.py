@@ -23,9 +23,9 @@ from ..models.randomise import randomised, twin_cache_id
 from ..store import Artifact
 from ..numbers import rounded
 from . import agreement
-from .explainer import OVERLAY_FILE, Explainer, Explanation, Settings
+from .methods.explainer import OVERLAY_FILE, Explainer, Explanation, Settings
 from .inputs import ImageInput
-from .methods import METHODS
+from .methods.registry import METHODS
 from .subject import Subject, explanation
 
 

@@ -2,7 +2,7 @@
 
 Gradient-free CAMs perturb one layer's activations many times and only need the network *after* that
 layer to score each perturbation. Running the head once and the tail many times is what makes
-:class:`~xai_report.attribution.ablation_cam.FastAblationCAM` fast.
+:class:`~xai_report.attribution.methods.ablation_cam.FastAblationCAM` fast.
 
 The cut is made on a ``torch.fx`` graph: the model is symbolically traced with the target layer kept as
 one opaque node (and timm's own "do not trace" modules and functions kept opaque too, so timm models

@@ -7,8 +7,8 @@ goes through the store (:class:`~xai_report.cache.ArtifactCache`), keyed by its 
 and libraries that make it, so a second build with nothing changed computes nothing, a changed image
 recomputes only its own artifacts and an edited method module only that method's (and the metrics that
 read its maps). The stage returns the ``attribution`` section of ``results.json`` (numbers only) and writes
-the raw maps and overlays under the study's output folder. Methods are :class:`~.explainer.Explainer`\\ s
-from the registry (:mod:`.methods`); nothing here knows which kind a method is.
+the raw maps and overlays under the study's output folder. Methods are :class:`~.methods.explainer.Explainer`\\ s
+from the registry (:mod:`.methods.registry`); nothing here knows which kind a method is.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from ..models.tokens import TokenLayout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
-from . import across_images, dataset_level, explainer, map_measures, methods, randomised, remote
+from . import across_images, dataset_level, map_measures, randomised, remote
+from .methods import explainer, registry as methods
 from .bound import ImageSettings, bind
 from .image import ImageResult, explain_image, steps_per_image
 from .inputs import ImageInput, load_inputs
-from .methods import METHODS
+from .methods.registry import METHODS
 
 
 class AttributionStage(Stage):

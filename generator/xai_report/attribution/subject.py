@@ -14,7 +14,7 @@ from torch import nn
 from ..cache import ArtifactCache
 
 from ..store import Artifact
-from .explainer import Explainer, explained
+from .methods.explainer import Explainer, explained
 from .inputs import ImageInput, prepared_image
 
 

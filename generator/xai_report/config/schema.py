@@ -58,7 +58,7 @@ class ModelSpec(_Table):
 class AttributionConfig(_Table):
     """The ``[attribution]`` table. Besides the keys below it may hold one table per method, named after it
     (``[attribution.lime]``): each method declares and checks its own parameters
-    (:mod:`xai_report.attribution.methods`), so this schema does not list them."""
+    (:mod:`xai_report.attribution.methods.registry`), so this schema does not list them."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 

@@ -8,7 +8,7 @@ metrics, the overlays and the pages only ever see Explanations, never which kind
   target class), plus, optionally, region-level evidence (:class:`Regions`: segment ids and one weight per
   segment, e.g. LIME's superpixels), extra arrays and JSON numbers the method has of its own.
 * :class:`Explainer` -- constructed once per build from :class:`Settings` (the registry in
-  :mod:`.methods` says how), then called per image.
+  :mod:`.registry` says how), then called per image.
 
 Device convention (one for every method): the device is given at construction, ``Settings.device``; the
 stage has already moved the model there, and an explainer moves the image tensor there itself.
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import PreparedImage
-from ..models.preprocess import Preprocess
-from ..models.tokens import TokenLayout
-from ..store import Artifact
-from . import overlays
+from ...data import PreparedImage
+from ...models.preprocess import Preprocess
+from ...models.tokens import TokenLayout
+from ...store import Artifact
+from .. import overlays
 
 
 MAP_FILE = "map.npy"
@@ -121,7 +121,7 @@ class Settings:
     """The study's seed: methods that sample draw from it, so one config gives one map."""
     method_tables: Mapping[str, dict] = field(default_factory=dict)
     """Each method's table of the study file (``[attribution.<method>]`` -> ``{"<method>": {...}}``), as written: the
-    method's registry entry validates it into its own parameter model (:mod:`.methods`)."""
+    method's registry entry validates it into its own parameter model (:mod:`.registry`)."""
     layout: TokenLayout | None = None
     """How the target layer's output lies (:mod:`xai_report.models.tokens`); token layers get a reshape."""
 

@@ -19,7 +19,7 @@ from pytorch_grad_cam.ablation_layer import AblationLayer
 from torch import nn
 
 from .cam_support import Target, activation_recording_paused
-from .split import SplitError, SplitModel, split_model
+from ..split import SplitError, SplitModel, split_model
 
 ABLATION_OFFSET = 1e7
 """What grad-cam's ``AblationLayer`` subtracts from the current minimum when a layer's minimum is not 0."""

@@ -23,9 +23,9 @@ from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, Grad
                               HiResCAM, LayerCAM, ScoreCAM, XGradCAM)
 from pytorch_grad_cam.base_cam import BaseCAM
 
-from ..config.messages import one_line
-from ..config.schema import AttributionConfig
-from ..errors import ConfigError
+from ...config.messages import one_line
+from ...config.schema import AttributionConfig
+from ...errors import ConfigError
 from .ablation_cam import FastAblationCAM
 from .cam import CamExplainer
 from .explainer import Explainer, Settings

@@ -17,7 +17,7 @@ from pytorch_grad_cam import ScoreCAM
 from torch import nn
 
 from .cam_support import Target, activation_recording_paused
-from .inference import BatchScorer, images_per_pass
+from ..inference import BatchScorer, images_per_pass
 
 
 def scorecam_masks(activations: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

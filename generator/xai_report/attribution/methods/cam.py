@@ -22,8 +22,8 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from ..data import PreparedImage
-from . import overlays
+from ...data import PreparedImage
+from .. import overlays
 from .explainer import Explainer, Explanation, Settings
 
 

@@ -39,10 +39,10 @@ from torch.nn import functional as F
 
 from pydantic import BaseModel, ConfigDict
 
-from ..data import PreparedImage
-from ..errors import ConfigError
+from ...data import PreparedImage
+from ...errors import ConfigError
 from .explainer import Explainer, Explanation, Settings
-from .inference import BatchScorer
+from ..inference import BatchScorer
 
 MASKS = 2000
 """N, the number of random masks (see the module docstring for why not the paper's 4000)."""

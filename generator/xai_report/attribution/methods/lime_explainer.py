@@ -19,13 +19,13 @@ from torch import nn
 
 from pydantic import BaseModel, ConfigDict
 
-from ..data import PreparedImage, normalise
-from ..errors import ConfigError
-from ..models.preprocess import Preprocess
-from ..numbers import rounded
-from . import overlays
+from ...data import PreparedImage, normalise
+from ...errors import ConfigError
+from ...models.preprocess import Preprocess
+from ...numbers import rounded
+from .. import overlays
 from .explainer import Explainer, Explanation, Regions, Settings
-from .inference import BatchScorer
+from ..inference import BatchScorer
 
 
 class Normalisation(Protocol):
