@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generator"))  # run from a checkout without installing
 
 from xai_report.attribution import inference  # noqa: E402
-from xai_report.attribution.faithfulness import deletion_insertion  # noqa: E402
+from xai_report.attribution.metrics.faithfulness.deletion_insertion import deletion_insertion  # noqa: E402
 from xai_report.config import load_study  # noqa: E402
 from xai_report.data import load_rgb, prepare  # noqa: E402
 from xai_report.models import load_model  # noqa: E402

@@ -76,7 +76,7 @@ def test_editing_one_method_module_recomputes_exactly_that_method(tmp_path, imag
     before = method_keys(tmp_path / "study" / "out")
     assert sorted(before) == sorted(METHOD_NAMES) and all(len(keys) == 2 for keys in before.values())
 
-    score_cam = generator / "xai_report" / "attribution" / "score_cam.py"
+    score_cam = generator / "xai_report" / "attribution" / "methods" / "score_cam.py"
     score_cam.write_text(score_cam.read_text() + "\n# an edit: any change to the source is a new fingerprint\n")
     second = build_with(generator, study)
     assert second == {"computed": 2, "reused": 2 * (len(METHOD_NAMES) + 1)}, second  # Score-CAM's two maps only

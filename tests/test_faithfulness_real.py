@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from xai_report.attribution.methods.explainer import Settings
-from xai_report.attribution.faithfulness import salient_drop
+from xai_report.attribution.metrics.faithfulness.deletion_insertion import salient_drop
 from xai_report.attribution.methods.registry import METHODS
 from xai_report.data import list_images, load_rgb, prepare
 from xai_report.models import resolve_layer

@@ -6,7 +6,7 @@
 * every module that actually runs while an artifact is computed is in that artifact's closure (traced in a build);
 * for every artifact kind of a build, editing any module of its closure (in a temporary copy of the package) gives
   that kind new keys, and editing a template, a render module or the CLI gives no artifact a new key;
-* a real rebuild after editing ``attribution/map_measures.py`` recomputes the map measures and reuses the rest.
+* a real rebuild after editing ``attribution/metrics/map_measures.py`` recomputes the map measures and reuses the rest.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def test_editing_any_module_of_a_closure_rekeys_that_kind_only(recorded_build, t
         return dict(changed)
 
     assert rekeyed() == {}  # the copy is the same code
-    assert all("xai_report.attribution.map_measures" in closure_of[k] for k, r in records.items() if r[0] == "map_measures")
+    assert all("xai_report.attribution.metrics.map_measures" in closure_of[k] for k, r in records.items() if r[0] == "map_measures")
     for module in sorted(set().union(*closure_of.values())):
         file = fingerprint.module_file(module)
         original = file.read_bytes()
@@ -237,7 +237,7 @@ def test_editing_map_measures_recomputes_the_map_measures(tmp_path, image_folder
 
     first, stats = build()
     assert stats.computed > 0
-    measures = copy / "xai_report" / "attribution" / "map_measures.py"
+    measures = copy / "xai_report" / "attribution" / "metrics" / "map_measures.py"
     measures.write_text(measures.read_text() + "\n# an edit\n")
     fingerprint.clear_caches()
     second, stats = build()

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xai_report.attribution import boxes, concentration, energy, stability
+from xai_report.attribution.metrics.localisation import boxes, energy
+from xai_report.attribution.metrics.complexity import concentration
+from xai_report.attribution.metrics.robustness import stability
 from xai_report.data import prepare
 from xai_report.errors import BadInput
 from xai_report.models import Preprocess
@@ -173,7 +175,7 @@ def test_editing_a_measure_module_recomputes_the_measures_only(tmp_path, image_f
     before = run_and_kinds()
     real = fingerprint.module_fingerprint
     monkeypatch.setattr(fingerprint, "module_fingerprint",
-                        lambda m: "edited" if m == "xai_report.attribution.energy" else real(m))
+                        lambda m: "edited" if m == "xai_report.attribution.metrics.localisation.energy" else real(m))
     fingerprint.clear_caches()
     after = run_and_kinds()
     new = sorted(kind for path, kind in after.items() if path not in before)

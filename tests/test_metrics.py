@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from xai_report.attribution import agreement as A
-from xai_report.attribution import faithfulness as F
-from xai_report.attribution import maps
-from xai_report.attribution import perturbation as P
+from xai_report.attribution.metrics import agreement as A
+from xai_report.attribution.metrics.faithfulness import deletion_insertion as F
+from xai_report.attribution.metrics import maps
+from xai_report.attribution.metrics import perturbation as P
 from xai_report.attribution.methods.explainer import Regions
 
 SIDE = 16

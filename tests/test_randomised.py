@@ -1,8 +1,8 @@
-"""The model-randomisation check for heatmaps (attribution/randomised.py) and its sentence on the home page."""
+"""The model-randomisation check for heatmaps (attribution/metrics/randomisation/randomised.py) and its sentence on the home page."""
 
 from __future__ import annotations
 
-from xai_report.attribution import randomised
+from xai_report.attribution.metrics.randomisation import randomised
 from xai_report.records import RandomisedSummary
 from xai_report.render.attribution_text import randomised_line
 

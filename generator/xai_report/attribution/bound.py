@@ -23,9 +23,9 @@ from ..models.tokens import TokenLayout, layer_layout
 from ..stage import load_study_model
 from . import contributions, token_head
 from .methods.explainer import Explainer, Settings
-from .map_measures import MapMeasures
+from .metrics.map_measures import MapMeasures
 from .methods.registry import METHODS
-from .randomised import Twin, make_twin
+from .metrics.randomisation.randomised import Twin, make_twin
 from .subject import Subject
 
 @dataclass(frozen=True)

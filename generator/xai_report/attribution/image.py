@@ -20,7 +20,9 @@ from ..numbers import rounded
 from ..store import Artifact
 from ..text import image_title
 from ..labels import Label
-from . import contributions, overlays, per_image, randomised, token_head, unit_maps
+from . import contributions, overlays, token_head, unit_maps
+from .metrics import per_image
+from .metrics.randomisation import randomised
 from .bound import BoundModel, ImageSettings
 from .methods.explainer import Explanation, exported_entry
 from .inputs import ImageInput, prepared_image, target_for

@@ -26,7 +26,9 @@ from ..models.tokens import TokenLayout
 from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
-from . import across_images, dataset_level, map_measures, randomised, remote
+from . import across_images, dataset_level, remote
+from .metrics import map_measures
+from .metrics.randomisation import randomised
 from .methods import explainer, registry as methods
 from .bound import ImageSettings, bind
 from .image import ImageResult, explain_image, steps_per_image

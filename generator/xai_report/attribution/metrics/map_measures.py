@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import ArtifactCache
-from ..data import load_rgb
-from ..numbers import rounded as _r
-from ..store import Artifact
-from . import boxes, concentration, energy, stability
-from .methods.explainer import Explainer, Explanation, Settings
-from .inputs import ImageInput
-from .methods.registry import METHODS
-from .subject import Subject, explanation
+from ...cache import ArtifactCache
+from ...data import load_rgb
+from ...numbers import rounded as _r
+from ...store import Artifact
+from .localisation import boxes, energy
+from .complexity import concentration
+from .robustness import stability
+from ..methods.explainer import Explainer, Explanation, Settings
+from ..inputs import ImageInput
+from ..methods.registry import METHODS
+from ..subject import Subject, explanation
 
 MEASURES_CODE = (__name__,)
 """What computes the map measures: this module (its ``compute`` below), with its import closure."""

@@ -13,10 +13,10 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from ..numbers import rounded as _r
+from ...numbers import rounded as _r
 from . import agreement as agree
-from . import faithfulness as faith
-from .methods.explainer import Explanation
+from .faithfulness import deletion_insertion as faith
+from ..methods.explainer import Explanation
 
 RANDOM_MAPS = 5
 """Smooth random maps averaged into the chance level (seeds ``seed .. seed + 4``)."""

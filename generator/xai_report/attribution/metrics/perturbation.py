@@ -14,7 +14,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from .inference import BatchScorer
+from ..inference import BatchScorer
 from .maps import ArrayLike, resize_map
 
 BATCH_SIZE = 32

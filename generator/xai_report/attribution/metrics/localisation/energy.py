@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .maps import ArrayLike, as_map
+from ..maps import ArrayLike, as_map
 
 
 def positive_part(saliency: ArrayLike) -> np.ndarray:

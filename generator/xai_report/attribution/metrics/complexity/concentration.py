@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .energy import positive_part
-from .maps import ArrayLike, as_map
+from ..localisation.energy import positive_part
+from ..maps import ArrayLike, as_map
 
 HALF = 0.5
 

@@ -16,17 +16,17 @@ from typing import Callable
 
 import numpy as np
 
-from ..cache import ArtifactCache
-from ..models.classifiers import LoadedModel
-from ..models.layers import resolve_layer
-from ..models.randomise import randomised, twin_cache_id
-from ..store import Artifact
-from ..numbers import rounded
-from . import agreement
-from .methods.explainer import OVERLAY_FILE, Explainer, Explanation, Settings
-from .inputs import ImageInput
-from .methods.registry import METHODS
-from .subject import Subject, explanation
+from ....cache import ArtifactCache
+from ....models.classifiers import LoadedModel
+from ....models.layers import resolve_layer
+from ....models.randomise import randomised, twin_cache_id
+from ....store import Artifact
+from ....numbers import rounded
+from .. import agreement
+from ...methods.explainer import OVERLAY_FILE, Explainer, Explanation, Settings
+from ...inputs import ImageInput
+from ...methods.registry import METHODS
+from ...subject import Subject, explanation
 
 
 @dataclass

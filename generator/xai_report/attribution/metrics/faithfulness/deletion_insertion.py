@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .maps import ArrayLike, saliency_ranks
-from .perturbation import (blurred_copy, check_input, class_probabilities, default_blur_sigma, map_for_input,
-                           probabilities_of_masks)
+from ..maps import ArrayLike, saliency_ranks
+from ..perturbation import (blurred_copy, check_input, class_probabilities, default_blur_sigma, map_for_input,
+                            probabilities_of_masks)
 
 DEFAULT_STEPS = 20
 

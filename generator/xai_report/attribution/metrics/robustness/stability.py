@@ -17,8 +17,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..numbers import rounded
-from .agreement import spearman, topk_iou
+from ....numbers import rounded
+from ..agreement import spearman, topk_iou
 
 
 def _mean(values: list[float]) -> float | None:

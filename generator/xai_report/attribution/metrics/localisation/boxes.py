@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInput
-from ..models import Preprocess
+from ....errors import BadInput
+from ....models import Preprocess
 
 COLUMNS = ("file", "wnid", "x0", "y0", "x1", "y1", "object")
 COORDS = ("x0", "y0", "x1", "y1")

@@ -1,0 +1,1 @@
+"""Complexity: how concentrated or spread out a map is."""

@@ -1,0 +1,1 @@
+"""Localisation: does a map's mass lie on the object (the study's object boxes)?"""
