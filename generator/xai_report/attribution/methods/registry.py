@@ -16,7 +16,7 @@ parameters (:meth:`~.explainer.Explainer.params`), never from a list kept here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
@@ -43,6 +43,14 @@ class NoParams(BaseModel):
         """Checks beyond types (none)."""
 
 
+Family = Literal["cam", "gradient", "perturbation", "propagation", "attention"]
+"""How a method finds its evidence; the pages group the methods by it: class activation maps (a layer's activations
+weighted), gradients of the input, perturbing the input, propagating relevance back (LRP), a transformer's attention."""
+
+FAMILY_TITLES: dict[str, str] = {"cam": "CAM", "gradient": "Gradient", "perturbation": "Perturbation",
+                                 "propagation": "Propagation", "attention": "Attention"}
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -52,6 +60,8 @@ class Method:
     """Builds the method's explainer from the study's settings and the method's validated parameters."""
     params: type[BaseModel] = NoParams
     """The method's parameters: validates ``[attribution.<name>]``; needs a ``check()`` for what types cannot say."""
+    family: Family = "cam"
+    """How it finds its evidence (:data:`Family`)."""
 
     def parameters(self, table: dict) -> BaseModel:
         """The method's table of the study file, validated (one-line :class:`ConfigError` naming the key)."""
@@ -107,8 +117,9 @@ METHODS: dict[str, Method] = {
             batched=True),
         Method("lime", "LIME",
                "Ribeiro, Singh & Guestrin, \"Why Should I Trust You?\": Explaining the Predictions of Any Classifier, KDD 2016",
-               factory=LimeExplainer, params=LimeParams),
-        Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer, params=RiseParams),
+               factory=LimeExplainer, params=LimeParams, family="perturbation"),
+        Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer,
+               params=RiseParams, family="perturbation"),
     ]
 }
 
