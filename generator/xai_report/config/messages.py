@@ -13,6 +13,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import ConfigError
 from .schema import Study
 
 
@@ -90,3 +91,17 @@ def one_line(exc: ValidationError, raw: dict, root: type[BaseModel] = Study) -> 
     if typing.get_origin(tp) is list:
         return f"{where}: expected {_type_name(tp)}, found {found}"
     return f"{where}: expected {_type_name(tp)}, found {found} {value!r}"
+
+
+def table_parameters(params: type[BaseModel], table: dict, where: str) -> BaseModel:
+    """A registry entry's table of the study file (``where``: its key, ``attribution.lime``, ``metrics.road``)
+    validated by its parameter model, then its ``check()``; any error as one :class:`ConfigError` line naming the key."""
+    try:
+        found = params.model_validate(table)
+    except ValidationError as exc:
+        message = one_line(exc, table, root=params)
+        if message.startswith("unknown key "):
+            raise ConfigError(f"unknown key {where}.{message.removeprefix('unknown key ')}") from None
+        raise ConfigError(f"{where}.{message}") from None
+    found.check()
+    return found

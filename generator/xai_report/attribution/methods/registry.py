@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
                               HiResCAM, LayerCAM, ScoreCAM, XGradCAM)
 from pytorch_grad_cam.base_cam import BaseCAM
 
-from ...config.messages import one_line
+from ...config.messages import table_parameters
 from ...config.schema import AttributionConfig
 from ...errors import ConfigError
 from .ablation_cam import FastAblationCAM
@@ -65,15 +65,7 @@ class Method:
 
     def parameters(self, table: dict) -> BaseModel:
         """The method's table of the study file, validated (one-line :class:`ConfigError` naming the key)."""
-        try:
-            found = self.params.model_validate(table)
-        except ValidationError as exc:
-            message = one_line(exc, table, root=self.params)
-            if message.startswith("unknown key "):
-                raise ConfigError(f"unknown key attribution.{self.name}.{message.removeprefix('unknown key ')}") from None
-            raise ConfigError(f"attribution.{self.name}.{message}") from None
-        found.check()
-        return found
+        return table_parameters(self.params, table, f"attribution.{self.name}")
 
     def make(self, settings: Settings) -> Explainer:
         """The method's explainer for a study (its table taken from ``settings.method_tables``)."""
