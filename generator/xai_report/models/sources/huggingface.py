@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import BadInput, ConfigError, WeightsUnavailable
+from ...extras import MissingExtra, require
 from ..preprocess import Preprocess
 from .base import Source, SourceParams
 
@@ -43,9 +44,9 @@ class HuggingFaceParams(SourceParams):
 
 def check(params: HuggingFaceParams, offline: bool) -> None:
     try:
-        import transformers  # noqa: F401
-    except ImportError:
-        raise ConfigError('name: source = "huggingface" needs transformers: pip install "xai-report[hf]"') from None
+        require("transformers", "hf", 'source = "huggingface"')
+    except MissingExtra as exc:
+        raise MissingExtra(f"name: {exc}") from None
     folder = Path(params.name)
     if folder.is_dir():
         if not (folder / "config.json").is_file():
