@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 from .config import Study, load_study
 from .errors import ConfigError, XaiReportError
 from .memory import reexec_with_settings

@@ -24,7 +24,7 @@ from .schema import (AttributionConfig, ClipSpec, DissectionConfig, ModelSpec, P
                      Study)
 
 __all__ = ["DEFAULT_STUDY", "default_study", "AttributionConfig", "ClipSpec", "DissectionConfig", "ModelSpec",
-           "PreprocessSpec", "Study", "load_study", "resolve_paths", "validate"]
+           "PreprocessSpec", "Study", "load_study", "study_from_tables", "resolve_paths", "validate"]
 
 DEFAULT_STUDY = STUDIES_DIR / "default.toml"
 """The original study, in a checkout of the repository."""
@@ -39,8 +39,8 @@ def default_study() -> Path:
     return DEFAULT_STUDY if DEFAULT_STUDY.is_file() else Path(OWN_STUDY)
 
 
-def load_study(path: str | Path | None = None) -> Study:
-    """Read and validate a study file (:func:`default_study` when ``path`` is None)."""
+def load_study(path: str | Path | None = None, kind: type[Study] = Study) -> Study:
+    """Read and validate a study file (:func:`default_study` when ``path`` is None) as a ``kind``."""
     file = Path(path) if path is not None else default_study()
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))
@@ -50,8 +50,14 @@ def load_study(path: str | Path | None = None) -> Study:
         raise ConfigError(f"{file}: invalid TOML ({exc}); fix the syntax") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not UTF-8 text; save the study file as UTF-8") from None
+    return study_from_tables(raw, file, kind)
+
+
+def study_from_tables(raw: dict, file: Path, kind: type[Study] = Study) -> Study:
+    """The study that ``raw`` (a study file's tables, as TOML gives them) makes when read from ``file``: the same
+    validation and one-line errors as a file (relative paths resolve against ``file``'s folder)."""
     try:
-        study = Study.model_validate(raw)
+        study = kind.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{file.name}: {one_line(exc, raw)}") from None
     study.set_source(file)
