@@ -153,3 +153,21 @@ def test_importing_the_package_does_not_import_the_api():
     code = "import sys, xai_report; print('xai_report.api' in sys.modules, 'torch' in sys.modules, xai_report.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
     assert out[:2] == ["False", "False"] and out[2] == xr.__version__
+
+
+def test_readme_notebook(tmp_path, monkeypatch):
+    """The README's notebook section, run as written in a folder of its own with two photos."""
+    import re
+    import shutil
+
+    from xai_report.paths import REPO_ROOT
+
+    block = re.search(r"### In a notebook.*?```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S).group(1)
+    (tmp_path / "my_photos").mkdir()
+    for name in ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG"):
+        shutil.copy(STUDY_IMAGES / name, tmp_path / "my_photos" / name)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert isinstance(scope["report"].results, Results) and len(scope["results"].attribution.images) == 2
+    assert scope["report"].site_dir == tmp_path / "site_src" and (tmp_path / "site_src" / "index.md").is_file()
