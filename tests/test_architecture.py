@@ -62,15 +62,15 @@ def is_stage_module(module: str) -> bool:
 
 
 LAYERS: list[list[tuple[str, ...]]] = [
-    [("xai_report", "xai_report.errors", "xai_report.paths", "xai_report.text", "xai_report.fingerprint",
+    [("xai_report.version", "xai_report.errors", "xai_report.paths", "xai_report.text", "xai_report.fingerprint",
       "xai_report.store", "xai_report.data", "xai_report.models", "xai_report.cache", "xai_report.activations",
       "xai_report.progress", "xai_report.memory", "xai_report.numbers", "xai_report.records", "xai_report.labels",
-      "xai_report.init", "xai_report.cluster", "xai_report.tasks")],
+      "xai_report.init", "xai_report.cluster", "xai_report.tasks", "xai_report.extras")],
     [("xai_report.config",)],
     [("xai_report.results",), ("xai_report.stage",)],
     [("xai_report.attribution",), ("xai_report.dissect",), (RENDER,)],
     [("xai_report.pipeline",)],
-    [("xai_report.cli", "xai_report.__main__")],
+    [("xai_report", "xai_report.cli", "xai_report.__main__", "xai_report.api")],
 ]
 """Layers from the bottom, each of groups of packages and modules. A module imports modules of its own group or of
 a lower layer only: never a higher layer, nor another group of its own layer."""

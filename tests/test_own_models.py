@@ -153,7 +153,7 @@ def test_huggingface_source_wraps_the_model_and_reads_its_processor(weights):
     assert model.class_names == ["goldfish", "flamingo"]
     assert isinstance(model.module, LogitsOutput) and model.module(torch.zeros(1, 3, 64, 64)).shape == (1, 2)
     assert (model.preprocess.resize, model.preprocess.crop, model.preprocess.mean) == ((64, 64), None, (0.5, 0.5, 0.5))
-    assert model.preprocess_source == "AutoImageProcessor (ViTImageProcessor)"
+    assert model.preprocess_source == "AutoImageProcessor (ViTImageProcessor), applied as is"
     assert model.default_layer.endswith("[-1].layernorm_before") and model.prefix_tokens == 1
 
 

@@ -10,12 +10,16 @@ from pathlib import Path
 
 import click
 
+from .version import __version__
 from .config import Study, load_study
 from .errors import ConfigError, XaiReportError
 from .memory import reexec_with_settings
 
 STUDY_OPTION = click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
-                            help="Study file (TOML). Default: the original study, studies/default.toml.")
+                            help="Study file (TOML). Default: studies/default.toml in a checkout of the repository, "
+                                 "else study.toml in the current folder.")
+PROG_NAME = "xai-report"
+"""The program's name in usage lines and errors, also after the malloc restart (which runs ``python -m``)."""
 
 
 def _overrides(study: Study, offline: bool, device: str | None) -> Study:
@@ -56,7 +60,7 @@ def _common(func):
 
 
 @click.group()
-@click.version_option(package_name="xai-report")
+@click.version_option(version=__version__, prog_name=PROG_NAME, message="%(prog)s %(version)s")
 def main() -> None:
     """Explain image classifiers and publish the findings as a MkDocs site."""
 
@@ -112,9 +116,13 @@ def attribute(study_file, offline, device, workers, scheduler) -> None:
 @click.argument("scheduler")
 @click.option("--nthreads", type=int, default=1, show_default=True, help="Tasks this worker runs at once.")
 @click.argument("dask_args", nargs=-1, type=click.UNPROCESSED)
+@_one_line_errors
 def worker(scheduler, nthreads, dask_args) -> None:
     """Start a Dask worker for builds on the cluster at SCHEDULER (tcp://HOST:8786), with the malloc settings of
     the build; further arguments go to `dask worker` (e.g. --resources GPU=1)."""
+    from .extras import require
+
+    require("distributed", "cluster", "xai-report worker")
     os.execv(sys.executable, [sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
                               "--nthreads", str(nthreads), *dask_args])
 
@@ -175,7 +183,7 @@ def init(source, images, name, file, entry, title, out) -> None:
 def entry() -> None:
     """The console script: restart once with malloc settings that keep freed memory (:mod:`.memory`), then run."""
     reexec_with_settings("xai_report.cli")  # not __name__: run as ``python -m xai_report.cli`` that is __main__
-    main()
+    main(prog_name=PROG_NAME)
 
 
 if __name__ == "__main__":

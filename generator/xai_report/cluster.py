@@ -22,6 +22,7 @@ import os
 from typing import Any, Callable, Iterator
 
 from .errors import XaiReportError
+from .extras import require
 from .memory import wanted
 
 
@@ -89,12 +90,9 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads: i
     if (workers is None) == (scheduler is None):
         raise XaiReportError("give either --workers N or --scheduler ADDRESS, not both")
     os.environ.update(wanted())  # workers inherit the environment: glibc reads it when a process starts
-    try:
-        import dask
-        from distributed import Client
-    except ImportError:
-        raise XaiReportError("--workers and --scheduler need Dask distributed: "
-                             "pip install \"xai-report[cluster]\"") from None
+    require("distributed", "cluster", "--workers and --scheduler")
+    import dask
+    from distributed import Client
 
     import torch
 

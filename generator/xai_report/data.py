@@ -125,7 +125,9 @@ class PreparedImage:
 
 
 def prepare(img: Image.Image, pre: Preprocess) -> PreparedImage:
-    """Apply a model's own preprocessing (resize, centre crop, normalise)."""
+    """Apply a model's own preprocessing (resize, centre crop, normalise), or its own :attr:`~Preprocess.transform`."""
+    if pre.transform is not None:
+        return _transformed(img, pre)
     interp = InterpolationMode(pre.interpolation)
     size = list(pre.resize) if isinstance(pre.resize, tuple) else pre.resize
     resized = TF.resize(img, size, interpolation=interp, antialias=True)
@@ -133,6 +135,20 @@ def prepare(img: Image.Image, pre: Preprocess) -> PreparedImage:
     pixels = TF.to_tensor(cropped)
     tensor = TF.normalize(pixels, list(pre.mean), list(pre.std)).unsqueeze(0)
     return PreparedImage(rgb=pixels.permute(1, 2, 0).numpy().copy(), tensor=tensor)
+
+
+def _transformed(img: Image.Image, pre: Preprocess) -> PreparedImage:
+    """The tensor of the model's own transform, as it returns it; the pixels are that tensor un-normalised (so that
+    :func:`normalise` of them gives the tensor back, to float32 rounding)."""
+    tensor = torch.as_tensor(pre.transform(img), dtype=torch.float32)
+    tensor = tensor.unsqueeze(0) if tensor.ndim == 3 else tensor
+    if tensor.ndim != 4 or tensor.shape[:2] != (1, 3):
+        raise BadInput(f"the model's preprocessing ({pre.transform_id}) returned a tensor of shape {tuple(tensor.shape)}; "
+                       "it must return 3xHxW or 1x3xHxW")
+    mean = torch.tensor(list(pre.mean), dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(list(pre.std), dtype=torch.float32).view(3, 1, 1)
+    pixels = (tensor[0] * std + mean).clamp_(0.0, 1.0)
+    return PreparedImage(rgb=pixels.permute(1, 2, 0).numpy().copy(), tensor=tensor.contiguous())
 
 
 def normalise(rgb: np.ndarray, pre: Preprocess, device: torch.device | str | None = None) -> torch.Tensor:

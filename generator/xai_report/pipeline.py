@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .attribution.stage import AttributionStage
 from pathlib import Path
 
-from . import config
+from .config import load_study as load_config
 from .config import Study
 from .errors import ConfigError
+from .models import LoadedModel
 from .dissect.stage import DissectionStage
 from .results import read_results, read_timings, study_header, write_results
 from .stage import Stage
@@ -35,7 +36,7 @@ def check_study(study: Study) -> None:
 def load_study(path: str | Path | None = None) -> Study:
     """Read a study file and check it completely: the config's own checks (types, files, references), then each
     stage's (:func:`check_study`). What the CLI runs before any compute."""
-    study = config.load_study(path)
+    study = load_config(path)
     check_study(study)
     return study
 
@@ -64,9 +65,20 @@ def _skip_line(skip: dict) -> str:
     return reason if reason.startswith(f"{file}: ") else f"{file}: {reason}"
 
 
-def run_stages(study: Study, only: list[str] | None = None, engine: Any = None) -> BuildSummary:
+def _stage(stage_class: type[Stage], study: Study, store: ArtifactStore, loaded: Mapping[str, LoadedModel]) -> Stage:
+    """The stage, with the models given already loaded (the Python API's model objects) that it uses."""
+    if stage_class is AttributionStage and study.attribution.model in loaded:
+        return AttributionStage(study, store, model=loaded[study.attribution.model])
+    if stage_class is DissectionStage and set(loaded) & set(study.dissection.models):
+        return DissectionStage(study, store, models={k: loaded[k] for k in study.dissection.models if k in loaded})
+    return stage_class(study, store)
+
+
+def run_stages(study: Study, only: list[str] | None = None, engine: Any = None,
+               loaded: Mapping[str, LoadedModel] | None = None) -> BuildSummary:
     """Run the enabled stages (or ``only`` these), update ``results.json`` and ``timings.json``. ``engine``: a
-    :class:`~xai_report.cluster.DaskEngine` that runs the per-image work on its workers (None: in this process)."""
+    :class:`~xai_report.cluster.DaskEngine` that runs the per-image work on its workers (None: in this process).
+    ``loaded``: models by study key, given already loaded (:func:`xai_report.api.build`), used instead of loading."""
     start = time.perf_counter()
     summary = BuildSummary()
     store = ArtifactStore(study.output_path / "store")
@@ -80,7 +92,7 @@ def run_stages(study: Study, only: list[str] | None = None, engine: Any = None) 
                 if only is None:
                     results.pop(name, None)
                 continue
-            stage = stage_class(study, store)
+            stage = _stage(stage_class, study, store, loaded or {})
             stage.engine = engine
             section = stage.run()
             results[name] = section

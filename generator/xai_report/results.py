@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import __version__
+from .version import __version__
 from .config import Study
 from .errors import XaiReportError
 from .records import SCHEMA_VERSION, Results
@@ -42,10 +42,22 @@ def load_results(study: Study) -> Results | None:
     """The study's ``results.json`` as typed records (None before the first build); XaiReportError naming the
     file and the first field that does not fit when it follows another schema version."""
     path = study.output_path / RESULTS_FILE
-    if not path.is_file():
-        return None
-    found = json.loads(path.read_text())  # not pydantic's parser: it refuses the lone surrogate escape of a
-    version = found.get("schema_version")  # non-UTF-8 file name, which is valid JSON
+    return read_results_file(path) if path.is_file() else None
+
+
+def read_results_file(path: Path) -> Results:
+    """A ``results.json`` as typed records; XaiReportError (one line) when it is missing, not JSON, or follows
+    another schema version."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise XaiReportError(f"{path}: no such file; give a build's results.json or its output folder") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise XaiReportError(f"{path}: not a results.json ({type(exc).__name__}); give a build's results.json") from None
+    if not isinstance(found, dict):
+        raise XaiReportError(f"{path}: not a results.json (a JSON {type(found).__name__}, not an object)")
+    version = found.get("schema_version")  # json, not pydantic's parser: it refuses the lone surrogate escape of a
+    # non-UTF-8 file name, which is valid JSON
     if version != SCHEMA_VERSION:
         raise XaiReportError(f"{path}: schema_version {version} (this xai-report reads {SCHEMA_VERSION}); "
                              "run xai-report build to rewrite it")

@@ -17,21 +17,31 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from ..paths import STUDIES_DIR
+from ..paths import CONCEPTS_DIR, STUDIES_DIR
 from .checks import validate
 from .messages import one_line
 from .schema import (AttributionConfig, ClipSpec, DissectionConfig, ModelSpec, PreprocessSpec,
                      Study)
 
-__all__ = ["DEFAULT_STUDY", "AttributionConfig", "ClipSpec", "DissectionConfig", "ModelSpec",
-           "PreprocessSpec", "Study", "load_study", "resolve_paths", "validate"]
+__all__ = ["DEFAULT_STUDY", "default_study", "AttributionConfig", "ClipSpec", "DissectionConfig", "ModelSpec",
+           "PreprocessSpec", "Study", "load_study", "study_from_tables", "resolve_paths", "validate"]
 
 DEFAULT_STUDY = STUDIES_DIR / "default.toml"
+"""The original study, in a checkout of the repository."""
+OWN_STUDY = "study.toml"
+"""The study file ``xai-report init`` writes: the default outside a checkout (a wheel has no demo studies)."""
+PACKAGED_TABLES = ("concepts", "wordnet_classes", "wordnet_ancestors")
+"""``[dissection]`` keys whose default is a table the package ships (:data:`~xai_report.paths.CONCEPTS_DIR`)."""
 
 
-def load_study(path: str | Path | None = None) -> Study:
-    """Read and validate a study file (the built-in default study when ``path`` is None)."""
-    file = Path(path) if path is not None else DEFAULT_STUDY
+def default_study() -> Path:
+    """The study a command reads without ``--study``: the checkout's original study, else ``./study.toml``."""
+    return DEFAULT_STUDY if DEFAULT_STUDY.is_file() else Path(OWN_STUDY)
+
+
+def load_study(path: str | Path | None = None, kind: type[Study] = Study) -> Study:
+    """Read and validate a study file (:func:`default_study` when ``path`` is None) as a ``kind``."""
+    file = Path(path) if path is not None else default_study()
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
@@ -40,8 +50,14 @@ def load_study(path: str | Path | None = None) -> Study:
         raise ConfigError(f"{file}: invalid TOML ({exc}); fix the syntax") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not UTF-8 text; save the study file as UTF-8") from None
+    return study_from_tables(raw, file, kind)
+
+
+def study_from_tables(raw: dict, file: Path, kind: type[Study] = Study) -> Study:
+    """The study that ``raw`` (a study file's tables, as TOML gives them) makes when read from ``file``: the same
+    validation and one-line errors as a file (relative paths resolve against ``file``'s folder)."""
     try:
-        study = Study.model_validate(raw)
+        study = kind.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{file.name}: {one_line(exc, raw)}") from None
     study.set_source(file)
@@ -70,9 +86,9 @@ def resolve_paths(study: Study) -> None:
     att, dis = study.attribution, study.dissection
     att.images = str(study.path(att.images))
     dis.probe = [str(study.path(folder)) for folder in dis.probe]
-    dis.concepts = str(study.path(dis.concepts))
-    dis.wordnet_classes = str(study.path(dis.wordnet_classes))
-    dis.wordnet_ancestors = str(study.path(dis.wordnet_ancestors))
+    for key in PACKAGED_TABLES:  # unset: the package's own table, wherever the study file is
+        value = getattr(dis, key)
+        setattr(dis, key, str(study.path(value) if key in dis.model_fields_set else CONCEPTS_DIR / Path(value).name))
     if dis.clip.file:
         dis.clip.file = str(study.path(dis.clip.file))
     if study.benchmarks:

@@ -34,6 +34,9 @@ class Preprocess(Record):
     mean: list[Number]
     std: list[Number]
     interpolation: str
+    transform: Union[str, None] = None
+    """The model's own preprocessing when it made the tensor instead of the steps above (a Hugging Face image
+    processor, a transform given to the Python API): its class and settings. Absent otherwise."""
 
 
 class ModelInfo(Record):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..config import Study
-from ..paths import REPO_ROOT, TEMPLATES_DIR
+from ..paths import ASSETS_DIR, TEMPLATES_DIR
 from ..records import Results
 from ..results import RESULTS_FILE, SCHEMA_FILE
 from ..store import write_atomic
@@ -27,7 +27,8 @@ from .markdown import Safe, environment
 MKDOCS_MARKER = "# Written by xai-report render"
 """First line of a ``mkdocs.yml`` that render owns (and rewrites); a file without it is the user's, left alone."""
 STATIC_FILES = ("stylesheets/extra.css", "javascripts/xai-report.js")
-"""Hand-written files of the repository's docs folder that the generated ``mkdocs.yml`` names."""
+"""Hand-written files of the site (package data, :data:`~xai_report.paths.ASSETS_DIR`) that the generated
+``mkdocs.yml`` names."""
 
 
 def copy_if_changed(src: Path, dst: Path, site: Path) -> str:
@@ -104,5 +105,5 @@ def ensure_mkdocs_yml(study: Study, results: Results | None = None, pages: list[
         target = site / rel
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(REPO_ROOT / "site_src" / rel, target)
+            shutil.copyfile(ASSETS_DIR / rel, target)
     return config

@@ -163,7 +163,7 @@ def _benchmark_runs(study: Study) -> list[dict]:
 
 
 def _figures_key(study: Study) -> str:
-    from .. import __version__
+    from ..version import __version__
     from ..store import bytes_sha256
 
     return bytes_sha256((study.output_path / RESULTS_FILE).read_bytes() + __version__.encode())

@@ -2,8 +2,9 @@
 
 ``name`` is a local folder (``config.json`` + weights + ``preprocessor_config.json``) or, online, a hub id.
 The model is ``AutoModelForImageClassification``, wrapped (:class:`~..outputs.LogitsOutput`) so that ``forward``
-returns the logits; layers keep the model's own names (``vit.layers[-1].layernorm_before``). Preprocessing is read from ``AutoImageProcessor``
-(size, centre crop, resample, rescale, mean, std); class names come from the config's ``id2label``.
+returns the logits; layers keep the model's own names (``vit.layers[-1].layernorm_before``). The tensor is the
+``AutoImageProcessor``'s own output (:class:`ProcessorTransform`); its settings (size, centre crop, mean, std) describe
+it for the pages and for the perturbed pixels of LIME and RISE. Class names come from the config's ``id2label``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import BadInput, ConfigError, WeightsUnavailable
+from ...extras import MissingExtra, require
 from ..preprocess import Preprocess
 from .base import Source, SourceParams
 
@@ -43,9 +45,9 @@ class HuggingFaceParams(SourceParams):
 
 def check(params: HuggingFaceParams, offline: bool) -> None:
     try:
-        import transformers  # noqa: F401
-    except ImportError:
-        raise ConfigError('name: source = "huggingface" needs transformers: pip install "xai-report[hf]"') from None
+        require("transformers", "hf", 'source = "huggingface"')
+    except MissingExtra as exc:
+        raise MissingExtra(f"name: {exc}") from None
     folder = Path(params.name)
     if folder.is_dir():
         if not (folder / "config.json").is_file():
@@ -81,6 +83,33 @@ def preprocess_of(processor, where: str) -> Preprocess:
     return Preprocess(resize=resize, crop=crop, mean=mean, std=std, interpolation=interpolation)
 
 
+class ProcessorTransform:
+    """An image processor as a transform: PIL image -> its ``pixel_values`` (1x3xHxW), exactly what
+    ``processor(images, return_tensors="pt")`` gives (a class, not a lambda: Dask workers receive it pickled)."""
+
+    def __init__(self, processor):
+        self.processor = processor
+
+    def __call__(self, image):
+        return self.processor(images=image, return_tensors="pt")["pixel_values"]
+
+    def identity(self) -> str:
+        """Its class and settings, for cache keys and the pages."""
+        import hashlib
+        import json
+
+        settings = json.dumps(self.processor.to_dict(), sort_keys=True, default=str)
+        return f"{type(self.processor).__name__} {hashlib.sha256(settings.encode()).hexdigest()[:16]}"
+
+
+def own_preprocess(processor, where: str) -> Preprocess:
+    """:func:`preprocess_of` with the processor itself as the transform that makes the tensor."""
+    from dataclasses import replace
+
+    exact = ProcessorTransform(processor)
+    return replace(preprocess_of(processor, where), transform=exact, transform_id=exact.identity())
+
+
 def load(params: HuggingFaceParams, offline: bool):
     check(params, offline)
     from transformers import AutoImageProcessor, AutoModelForImageClassification
@@ -110,9 +139,9 @@ def load(params: HuggingFaceParams, offline: bool):
     model_type = getattr(config, "model_type", "")
     module = LogitsOutput(model.eval(), f"Hugging Face {params.name}")
     return LoadedModel(
-        module=module.eval(), preprocess=preprocess_of(processor, str(params.name)), class_names=names,
+        module=module.eval(), preprocess=own_preprocess(processor, str(params.name)), class_names=names,
         weights_id=weights_id + f":{model_type}", description=f"Hugging Face {model_type} from {folder.name if local else params.name}",
-        preprocess_source=f"AutoImageProcessor ({type(processor).__name__})",
+        preprocess_source=f"AutoImageProcessor ({type(processor).__name__}), applied as is",
         prefix_tokens=PREFIX_TOKENS.get(model_type), default_layer=default_layer(model, model_type),
     )
 

@@ -10,10 +10,11 @@ from .base import Source
 
 def _registry() -> dict[str, Source]:
     from .huggingface import SOURCE as HUGGINGFACE
+    from .memory import SOURCE as MEMORY
     from .python_entry import SOURCE as PYTHON_ENTRY
     from .timm import SOURCE as TIMM
 
-    return {s.name: s for s in (TIMM, HUGGINGFACE, PYTHON_ENTRY)}
+    return {s.name: s for s in (TIMM, HUGGINGFACE, PYTHON_ENTRY, MEMORY)}
 
 
 REGISTRY: dict[str, Source] = _registry()
