@@ -3,9 +3,10 @@
 # in a folder outside the checkout run init, check, build and render on a small study (a tiny timm model with random
 # weights, two photos), then `mkdocs build --strict` on the mkdocs.yml it wrote. Any failure fails the script.
 # Usage: .ci/wheel_check.sh [PYTHON]   (PYTHON builds the wheel and makes the venv; default: python3)
-# WHEEL_CHECK_SYSTEM_SITE=1: the venv also sees PYTHON's base interpreter's packages (--system-site-packages), so
-# a torch already installed there is not unpacked again; the wheel itself still goes into the venv, non-editable,
-# and pip still installs every requirement the base lacks (the import check below fails on a checkout's copy).
+# WHEEL_CHECK_REUSE=DIR: the venv also sees the packages of the site-packages folder DIR (a path line in a .pth file:
+# DIR's own .pth files, an editable install's among them, are not run), so torch is not unpacked again; the wheel
+# itself still goes into the venv, non-editable, and pip still installs every requirement DIR lacks (the import check
+# below fails on a checkout's copy).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${1:-python3}"
@@ -18,11 +19,15 @@ start=$(date +%s)
 seconds "built $(basename "$work"/dist/*.whl)" "$start"
 
 start=$(date +%s)
-"$python" -m venv ${WHEEL_CHECK_SYSTEM_SITE:+--system-site-packages} "$work/venv"
+"$python" -m venv "$work/venv"
+if [ -n "${WHEEL_CHECK_REUSE:-}" ]; then
+  "$work/venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" | {
+    read -r purelib; echo "$WHEEL_CHECK_REUSE" > "$purelib/zz_wheel_check_reuse.pth"; }
+fi
 "$work/venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$work"/dist/*.whl >"$work/pip0.log" 2>&1 \
   || { tail -20 "$work/pip0.log"; exit 1; }  # into the venv, even where the base has an (editable) xai-report
 "$work/venv/bin/python" -m pip install --quiet "$work"/dist/*.whl >"$work/pip.log" 2>&1 || { tail -20 "$work/pip.log"; exit 1; }
-seconds "installed the wheel and its dependencies in a fresh venv${WHEEL_CHECK_SYSTEM_SITE:+ (system site packages seen)}" "$start"
+seconds "installed the wheel and its dependencies in a fresh venv${WHEEL_CHECK_REUSE:+ (packages of $WHEEL_CHECK_REUSE seen)}" "$start"
 
 # Outside the checkout: the venv's own commands only, nothing of the repository on the path.
 mkdir "$work/project"
