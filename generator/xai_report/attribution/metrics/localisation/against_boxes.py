@@ -1,0 +1,53 @@
+"""What the localisation metrics share: the image's object mask (or why there is none) and each method's map
+checked before it is scored against the mask.
+
+A metric reads ``inputs.boxes`` (bool HxW in the model's input frame, :func:`.boxes.metric_mask`) through
+:func:`object_mask` and scores the maps with :func:`score_each`, which gives every method the same reason when
+its map cannot be scored (non-finite values, zero everywhere).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional
+
+import numpy as np
+
+from ..base import MetricInput, Score
+
+NO_BOXES = "the study gives no object boxes for this image (attribution.boxes)"
+NO_OBJECT = "the image's boxes mark no object inside the model's input crop"
+NON_FINITE = "the map has non-finite values"
+ZERO = "the map is zero everywhere: it points nowhere"
+
+
+def object_mask(inputs: MetricInput) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """``(mask, None)``, or ``(None, reason)`` when the study gives no boxes or they cover no input pixel."""
+    if inputs.boxes is None:
+        return None, NO_BOXES
+    mask = np.asarray(inputs.boxes, dtype=bool)
+    if not mask.any():
+        return None, NO_OBJECT
+    return mask, None
+
+
+def absent_for_all(maps: Mapping[str, np.ndarray], reason: str) -> dict[str, Score]:
+    """Every method: no number, and ``reason``."""
+    return {method: Score.absent(reason) for method in maps}
+
+
+def score_each(maps: Mapping[str, np.ndarray], shape: tuple[int, ...],
+               score: Callable[[np.ndarray], Score]) -> dict[str, Score]:
+    """``score(map as float64)`` for each method whose map is finite and not zero everywhere; ``shape``: the
+    mask's, which every map must have (the model's input frame)."""
+    found = {}
+    for method, saliency in maps.items():
+        values = np.asarray(saliency, dtype=np.float64)
+        if values.shape != shape:
+            raise ValueError(f"{method}: map {values.shape} and box mask {shape} differ in shape")
+        if not np.isfinite(values).all():
+            found[method] = Score.absent(NON_FINITE)
+        elif not values.any():
+            found[method] = Score.absent(ZERO)
+        else:
+            found[method] = score(values)
+    return found

@@ -1,0 +1,49 @@
+"""Relevance Rank Accuracy (Arras et al., "CLEVR-XAI: A benchmark dataset for the ground truth evaluation of
+neural network explanations", Information Fusion 81, 2022, Sec. 4.3): of the ``K = |B|`` most relevant pixels,
+the share that lies inside the object mask ``B``,
+
+.. math:: \\text{RRA} = \\frac{|P_{\\text{top}K} \\cap B|}{K},
+
+1 when the object's pixels are exactly the map's top ``K``. The map is used as given, as Quantus 0.6's
+``RelevanceRankAccuracy`` (``abs=False``; its max-normalisation keeps the order).
+
+Ties: where the ``K``-th largest value ``t`` is shared by several pixels, the top ``K`` is not defined; the
+pixels above ``t`` count fully and the ``K - |S > t|`` places left are shared among the pixels equal to ``t`` in
+proportion, which is the expected score over every order of the tied pixels. Quantus 0.6 breaks ties by
+``np.argsort``'s arbitrary order, so the two agree exactly on maps without ties at ``t`` (a CAM that is zero
+on more than ``n - K`` pixels has such a tie).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import Metric, MetricInput, NoParams, Passes, Score
+from .against_boxes import absent_for_all, object_mask, score_each
+
+
+def rank_accuracy(values: np.ndarray, mask: np.ndarray) -> Score:
+    """The share of the top ``|mask|`` of ``values`` inside ``mask``, ties shared (module docstring)."""
+    flat, inside = values.ravel(), mask.ravel()
+    k = int(inside.sum())
+    kth = np.partition(flat, flat.size - k)[flat.size - k]
+    above, tied = flat > kth, flat == kth
+    places_left = k - int(above.sum())
+    hits = int((above & inside).sum()) + places_left * int((tied & inside).sum()) / int(tied.sum())
+    return Score.of(hits / k)
+
+
+def relevance_rank_accuracy(inputs: MetricInput, params: NoParams, seed: int) -> dict[str, Score]:
+    """Each method's Relevance Rank Accuracy (module docstring); no model pass."""
+    mask, reason = object_mask(inputs)
+    if mask is None:
+        return absent_for_all(inputs.maps, reason)
+    return score_each(inputs.maps, mask.shape, lambda values: rank_accuracy(values, mask))
+
+
+METRIC = Metric(
+    name="relevance_rank_accuracy", title="Relevance Rank Accuracy", family="localisation",
+    citation="Arras et al., CLEVR-XAI: A benchmark dataset for the ground truth evaluation of neural network "
+             "explanations, Information Fusion 2022",
+    higher_is_better=True, compute=relevance_rank_accuracy, cost=lambda params: Passes(0, 0),
+    needs=frozenset({"boxes"}))
