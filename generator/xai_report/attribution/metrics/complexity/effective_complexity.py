@@ -6,7 +6,9 @@
 lower is a more concise explanation (fewer pixels carry evidence). As Quantus 0.6's ``EffectiveComplexity``
 (``abs=True``, max-normalised, ``eps = 1e-5``), the threshold is a share of the map's peak, so the count does
 not depend on the map's scale; a map that is zero everywhere counts 0 (Quantus's number too). The count is over
-the pixels of the model's input frame (50,176 at 224x224).
+the pixels of the model's input frame (50,176 at 224x224). Each map is normalised by its own peak: Quantus's
+number for a batch of one map (Quantus 0.6 normalises a whole ``a_batch`` by one maximum, so in a batch a map's
+count also depends on the other maps).
 """
 
 from __future__ import annotations

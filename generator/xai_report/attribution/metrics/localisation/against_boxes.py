@@ -1,9 +1,10 @@
 """What the localisation metrics share: the image's object mask (or why there is none) and each method's map
 checked before it is scored against the mask.
 
-A metric reads ``inputs.boxes`` (bool HxW in the model's input frame, :func:`.boxes.metric_mask`) through
-:func:`object_mask` and scores the maps with :func:`score_each`, which gives every method the same reason when
-its map cannot be scored (non-finite values, zero everywhere).
+A metric scores the maps against ``inputs.boxes`` (bool HxW in the model's input frame, :func:`.boxes.metric_mask`)
+with :func:`score_against_boxes`, or, when it prepares the mask once per image first (the pointing game's
+tolerance), with :func:`object_mask` and :func:`score_each`; either gives every method the same reason when
+there is no mask or its map cannot be scored (non-finite values, zero everywhere).
 """
 
 from __future__ import annotations
@@ -51,3 +52,13 @@ def score_each(maps: Mapping[str, np.ndarray], shape: tuple[int, ...],
         else:
             found[method] = score(values)
     return found
+
+
+def score_against_boxes(inputs: MetricInput,
+                        score: Callable[[np.ndarray, np.ndarray], Score]) -> dict[str, Score]:
+    """``score(map as float64, mask)`` for each method (see :func:`score_each`), or every method absent with the
+    reason when there is no object mask."""
+    mask, reason = object_mask(inputs)
+    if mask is None:
+        return absent_for_all(inputs.maps, reason)
+    return score_each(inputs.maps, mask.shape, lambda values: score(values, mask))

@@ -10,14 +10,16 @@ denominator (``tests/test_metric_localisation.py``). Positive maps (the CAMs) sc
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..base import Metric, MetricInput, NoParams, Passes, Score
-from .against_boxes import absent_for_all, object_mask, score_each
+from .against_boxes import score_against_boxes
 from .energy import energy_in_mask
 
 NO_POSITIVE = "the map has no positive mass"
 
 
-def in_boxes(values, mask) -> Score:
+def in_boxes(values: np.ndarray, mask: np.ndarray) -> Score:
     """:func:`energy_in_mask` as a :class:`Score`."""
     share = energy_in_mask(values, mask)
     return Score.absent(NO_POSITIVE) if share is None else Score.of(share)
@@ -25,10 +27,7 @@ def in_boxes(values, mask) -> Score:
 
 def energy_pointing_game(inputs: MetricInput, params: NoParams, seed: int) -> dict[str, Score]:
     """Each method's share of positive mass in the boxes; no model pass."""
-    mask, reason = object_mask(inputs)
-    if mask is None:
-        return absent_for_all(inputs.maps, reason)
-    return score_each(inputs.maps, mask.shape, lambda values: in_boxes(values, mask))
+    return score_against_boxes(inputs, in_boxes)
 
 
 METRIC = Metric(

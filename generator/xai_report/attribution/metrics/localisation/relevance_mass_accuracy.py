@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Metric, MetricInput, NoParams, Passes, Score
-from .against_boxes import absent_for_all, object_mask, score_each
+from .against_boxes import score_against_boxes
 
 ZERO_SUM = "the map's relevance sums to zero"
 
@@ -30,10 +30,7 @@ def mass_inside(values: np.ndarray, mask: np.ndarray) -> Score:
 
 def relevance_mass_accuracy(inputs: MetricInput, params: NoParams, seed: int) -> dict[str, Score]:
     """Each method's Relevance Mass Accuracy (module docstring); no model pass."""
-    mask, reason = object_mask(inputs)
-    if mask is None:
-        return absent_for_all(inputs.maps, reason)
-    return score_each(inputs.maps, mask.shape, lambda values: mass_inside(values, mask))
+    return score_against_boxes(inputs, mass_inside)
 
 
 METRIC = Metric(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Metric, MetricInput, NoParams, Passes, Score
-from .against_boxes import absent_for_all, object_mask, score_each
+from .against_boxes import score_against_boxes
 
 
 def rank_accuracy(values: np.ndarray, mask: np.ndarray) -> Score:
@@ -35,10 +35,7 @@ def rank_accuracy(values: np.ndarray, mask: np.ndarray) -> Score:
 
 def relevance_rank_accuracy(inputs: MetricInput, params: NoParams, seed: int) -> dict[str, Score]:
     """Each method's Relevance Rank Accuracy (module docstring); no model pass."""
-    mask, reason = object_mask(inputs)
-    if mask is None:
-        return absent_for_all(inputs.maps, reason)
-    return score_each(inputs.maps, mask.shape, lambda values: rank_accuracy(values, mask))
+    return score_against_boxes(inputs, rank_accuracy)
 
 
 METRIC = Metric(
