@@ -6,7 +6,8 @@ Fixture (:mod:`metric_maps`): EfficientNet-Lite0 (packaged weights), 2 photos, 3
 Each row: seconds per image of ours (all three methods in one call) and of Quantus (one call per image, the
 three maps as its batch; one call per map where Quantus's batch-wide max-normalisation would change the number:
 Sparseness, Effective Complexity), the ratio, the largest difference; every metric at its default settings
-(Quantus's).
+(Quantus's). None of these metrics runs the model: most of Quantus's time is its input checks
+(``assert_attributions``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ and masks given to Quantus must give the same numbers; Quantus's float32 max-nor
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ import torch
 from xai_report.attribution.metrics.base import MetricInput, NoParams
 from xai_report.attribution.metrics.localisation import (
     boxes, energy_pointing_game, pointing_game, relevance_mass_accuracy, relevance_rank_accuracy)
+from xai_report.attribution.metrics.localisation.against_boxes import PooledParams
 from xai_report.attribution.metrics.localisation.pointing_game import PointingGameParams
 from xai_report.attribution.metrics.registry import METRICS
 from xai_report.errors import ConfigError
@@ -48,22 +51,41 @@ def _quantus(metric, saliency: np.ndarray, mask: np.ndarray) -> float:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")  # Quantus's own box-size warnings
-@pytest.mark.parametrize("ours, params, theirs", [
-    (pointing_game.pointing_game, PointingGameParams(tolerance=0), "PointingGame"),
-    (relevance_mass_accuracy.relevance_mass_accuracy, NoParams(), "RelevanceMassAccuracy"),
-    (relevance_rank_accuracy.relevance_rank_accuracy, NoParams(), "RelevanceRankAccuracy"),
+@pytest.mark.parametrize("ours, params, theirs, options", [
+    (pointing_game.pointing_game, PointingGameParams(tolerance=0), "PointingGame", {}),
+    # The paper's non-negative relevance: |S| is Quantus with abs=True; the positive part, Quantus on max(S, 0).
+    (relevance_mass_accuracy.relevance_mass_accuracy, PooledParams(), "RelevanceMassAccuracy", {"abs": True}),
+    (relevance_mass_accuracy.relevance_mass_accuracy, PooledParams(pooling="positive"), "RelevanceMassAccuracy",
+     {"clip": True}),
+    (relevance_rank_accuracy.relevance_rank_accuracy, PooledParams(), "RelevanceRankAccuracy", {"abs": True}),
     # The energy is AttributionLocalisation with the positive part instead of its default absolute values.
-    (energy_pointing_game.energy_pointing_game, NoParams(), "AttributionLocalisation"),
+    (energy_pointing_game.energy_pointing_game, NoParams(), "AttributionLocalisation",
+     {"abs": False, "positive_attributions": True}),
 ])
-def test_equals_quantus(ours, params, theirs):
+def test_equals_quantus(ours, params, theirs, options):
     quantus = pytest.importorskip("quantus")
-    options = {"abs": False, "positive_attributions": True} if theirs == "AttributionLocalisation" else {}
+    options = dict(options)
+    clip = options.pop("clip", False)
     maps, masks = _fixtures()
     for mask in masks:
         found = ours(_inputs(maps, mask), params, seed=0)
         for method, saliency in maps.items():
-            expected = _quantus(getattr(quantus, theirs)(disable_warnings=True, **options), saliency, mask)
+            given = np.maximum(saliency, 0) if clip else saliency
+            expected = _quantus(getattr(quantus, theirs)(disable_warnings=True, **options), given, mask)
             assert found[method].value == pytest.approx(expected, abs=1e-6), (theirs, method)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_quantus_default_reads_signed_maps():
+    # Where we follow the paper: Quantus 0.6's default (abs=False) lets negative relevance subtract, so on the
+    # signed fixture it gives another number than the paper's |S|; on a positive map the two agree.
+    quantus = pytest.importorskip("quantus")
+    maps, masks = _fixtures()
+    found = relevance_mass_accuracy.relevance_mass_accuracy(_inputs(maps, masks[0]), PooledParams(), 0)
+    signed = _quantus(quantus.RelevanceMassAccuracy(disable_warnings=True), maps["signed"], masks[0])
+    assert abs(found["signed"].value - signed) > 0.01
+    positive = _quantus(quantus.RelevanceMassAccuracy(disable_warnings=True), maps["positive"], masks[0])
+    assert found["positive"].value == pytest.approx(positive, abs=1e-6)
 
 
 def test_pointing_game_tolerance_follows_the_paper():
@@ -82,17 +104,25 @@ def test_pointing_game_tolerance_follows_the_paper():
 
 
 def test_by_hand():
-    # A 2x2 image, box = the top row. Map [[3, 1], [-2, 4]]: the maximum (4) is off the box; the mass inside is
-    # (3 + 1) / (3 + 1 - 2 + 4) = 4/6; the top K = 2 pixels are 4 and 3, one of them inside: 1/2; the positive mass
-    # inside is 4 / 8.
+    # A 2x2 image, box = the top row. Map [[3, 1], [-2, 4]]: the maximum (4) is off the box; the absolute mass
+    # inside is (3 + 1) / (3 + 1 + 2 + 4) = 4/10, the positive mass 4/8 (the energy too); the top K = 2 pixels of
+    # |S| are 4 and 3, one of them inside: 1/2.
     mask = np.array([[True, True], [False, False]])
     inputs = MetricInput(model=MODEL, x=torch.zeros(1, 3, 2, 2), target=0, preprocess=PRE, boxes=mask,
                          maps={"m": np.array([[3.0, 1.0], [-2.0, 4.0]], np.float32)})
+    positive = PooledParams(pooling="positive")
     assert pointing_game.pointing_game(inputs, PointingGameParams(tolerance=0), 0)["m"].value == 0.0
     assert pointing_game.pointing_game(inputs, PointingGameParams(tolerance=1), 0)["m"].value == 1.0
-    assert relevance_mass_accuracy.relevance_mass_accuracy(inputs, NoParams(), 0)["m"].value == pytest.approx(4 / 6)
-    assert relevance_rank_accuracy.relevance_rank_accuracy(inputs, NoParams(), 0)["m"].value == pytest.approx(0.5)
+    assert relevance_mass_accuracy.relevance_mass_accuracy(inputs, PooledParams(), 0)["m"].value == pytest.approx(0.4)
+    assert relevance_mass_accuracy.relevance_mass_accuracy(inputs, positive, 0)["m"].value == pytest.approx(0.5)
+    assert relevance_rank_accuracy.relevance_rank_accuracy(inputs, PooledParams(), 0)["m"].value == pytest.approx(0.5)
     assert energy_pointing_game.energy_pointing_game(inputs, NoParams(), 0)["m"].value == pytest.approx(0.5)
+    # [[-5, 1], [0, 4]]: |S| ranks -5 (inside) and 4 first: 1/2; the positive part ranks 4 and 1: 1/2 as well,
+    # but its mass inside is 1/5 against |S|'s 6/10.
+    inputs = replace(inputs, maps={"m": np.array([[-5.0, 1.0], [0.0, 4.0]], np.float32)})
+    assert relevance_mass_accuracy.relevance_mass_accuracy(inputs, PooledParams(), 0)["m"].value == pytest.approx(0.6)
+    assert relevance_mass_accuracy.relevance_mass_accuracy(inputs, positive, 0)["m"].value == pytest.approx(0.2)
+    assert relevance_rank_accuracy.relevance_rank_accuracy(inputs, positive, 0)["m"].value == pytest.approx(0.5)
 
 
 def test_rank_accuracy_shares_ties():
@@ -104,7 +134,7 @@ def test_rank_accuracy_shares_ties():
     saliency[2, 2] = 5.0
     inputs = MetricInput(model=MODEL, x=torch.zeros(1, 3, 3, 3), target=0, preprocess=PRE, boxes=mask,
                          maps={"m": saliency, "flipped": saliency[::-1, ::-1].copy()})
-    found = relevance_rank_accuracy.relevance_rank_accuracy(inputs, NoParams(), 0)
+    found = relevance_rank_accuracy.relevance_rank_accuracy(inputs, PooledParams(), 0)
     assert found["m"].value == pytest.approx(0.25)
     # The 5 inside; two of the eight zeros fill the places left, two of those zeros inside: (1 + 2 * 2/8) / 3.
     assert found["flipped"].value == pytest.approx(0.5)
@@ -127,6 +157,9 @@ def test_absent_with_the_reason():
         assert found["nan"].value is None and "non-finite" in found["nan"].reason, name
     negative = METRICS["energy_pointing_game"].compute(_inputs(maps, masks[0]), NoParams(), 0)["negative"]
     assert negative.value is None and "no positive mass" in negative.reason
+    for name in ("relevance_mass_accuracy", "relevance_rank_accuracy"):
+        found = METRICS[name].compute(_inputs(maps, masks[0]), PooledParams(pooling="positive"), 0)["negative"]
+        assert found.value is None and "no positive relevance" in found.reason, name
 
 
 def test_bad_parameters_are_one_line():
@@ -137,6 +170,10 @@ def test_bad_parameters_are_one_line():
     assert "\n" not in str(bad.value)
     with pytest.raises(ConfigError, match=r"metrics\.relevance_mass_accuracy"):
         METRICS["relevance_mass_accuracy"].parameters({"abs": True})
+    with pytest.raises(ConfigError, match=r"metrics\.relevance_rank_accuracy\.pooling") as bad:
+        METRICS["relevance_rank_accuracy"].parameters({"pooling": "signed"})
+    assert "\n" not in str(bad.value)
+    assert METRICS["relevance_rank_accuracy"].parameters({"pooling": "positive"}).pooling == "positive"
 
 
 def test_metric_mask(tmp_path):

@@ -9,9 +9,10 @@ there is no mask or its map cannot be scored (non-finite values, zero everywhere
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+from typing import Callable, Literal, Mapping, Optional
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ..base import MetricInput, Score
 
@@ -19,6 +20,31 @@ NO_BOXES = "the study gives no object boxes for this image (attribution.boxes)"
 NO_OBJECT = "the image's boxes mark no object inside the model's input crop"
 NON_FINITE = "the map has non-finite values"
 ZERO = "the map is zero everywhere: it points nowhere"
+
+
+class PooledParams(BaseModel):
+    """``[metrics.relevance_mass_accuracy]``, ``[metrics.relevance_rank_accuracy]``: how a signed map becomes the
+    non-negative relevance the metric reads."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    pooling: Literal["abs", "positive"] = "abs"
+    """``abs``: :math:`|S|` (evidence for and against the class); ``positive``: :math:`\\max(S, 0)` (evidence
+    for it). Arras et al.'s evaluation pools a map to non-negative relevance, with either of these among its
+    options (their ``sum,abs`` and ``sum,pos``); a CAM, non-negative, is the same under both."""
+
+    def check(self) -> None:
+        """Checks beyond types (none)."""
+
+
+def pooled(values: np.ndarray, pooling: str) -> np.ndarray:
+    """The non-negative relevance of a map (:class:`PooledParams`)."""
+    return np.abs(values) if pooling == "abs" else np.maximum(values, 0.0)
+
+
+def no_relevance(pooling: str) -> Score:
+    """No number: nothing is left of the map after ``pooling`` (a map without positive values)."""
+    return Score.absent(f"the map has no {'positive ' if pooling == 'positive' else ''}relevance")
 
 
 def object_mask(inputs: MetricInput) -> tuple[Optional[np.ndarray], Optional[str]]:

@@ -4,33 +4,35 @@ lies inside the object mask ``B``,
 
 .. math:: \\text{RMA} = \\frac{\\sum_{p \\in B} S(p)}{\\sum_p S(p)},
 
-1 when all relevance is on the object. The map is used as given, as Quantus 0.6's ``RelevanceMassAccuracy``
-(``abs=False``; its max-normalisation cancels in the ratio): a signed map's negative relevance counts against
-the mass where it lies, so a signed map may score outside [0, 1]. A map whose relevance sums to zero has no
-number (Quantus gives nan or inf). For the positive mass alone, see ``energy_pointing_game``.
+1 when all relevance is on the object, in [0, 1]. ``S`` is non-negative relevance: the map's absolute values by
+default, or its positive part (``pooling``, :class:`.against_boxes.PooledParams`).
+
+Where Quantus 0.6 and the paper differ, this follows the paper: Arras et al.'s evaluation code pools every
+heatmap to non-negative relevance first (and asserts it), while Quantus's ``RelevanceMassAccuracy`` reads a
+signed map as given by default (``abs=False``), so negative relevance subtracts and a signed map can score
+outside [0, 1]. The default here equals Quantus with ``abs=True`` (its max-normalisation cancels in the ratio);
+``pooling = "positive"`` is the energy-based pointing game's number (``energy_pointing_game``, Wang et al.'s
+name for the same share of positive mass). A map without relevance has no number.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..base import Metric, MetricInput, NoParams, Passes, Score
-from .against_boxes import score_against_boxes
-
-ZERO_SUM = "the map's relevance sums to zero"
-
-
-def mass_inside(values: np.ndarray, mask: np.ndarray) -> Score:
-    """The share of ``values``' sum inside ``mask`` (see the module docstring)."""
-    total = float(values.sum())
-    if total == 0.0:
-        return Score.absent(ZERO_SUM)
-    return Score.of(float(values[mask].sum()) / total)
+from ..base import Metric, MetricInput, Passes, Score
+from .against_boxes import PooledParams, no_relevance, pooled, score_against_boxes
+from .energy import mass_share
 
 
-def relevance_mass_accuracy(inputs: MetricInput, params: NoParams, seed: int) -> dict[str, Score]:
+def mass_inside(values: np.ndarray, mask: np.ndarray, pooling: str) -> Score:
+    """The share of the pooled relevance's sum inside ``mask`` (:func:`.energy.mass_share`)."""
+    share = mass_share(pooled(values, pooling), mask)
+    return no_relevance(pooling) if share is None else Score.of(share)
+
+
+def relevance_mass_accuracy(inputs: MetricInput, params: PooledParams, seed: int) -> dict[str, Score]:
     """Each method's Relevance Mass Accuracy (module docstring); no model pass."""
-    return score_against_boxes(inputs, mass_inside)
+    return score_against_boxes(inputs, lambda values, mask: mass_inside(values, mask, params.pooling))
 
 
 METRIC = Metric(
@@ -38,4 +40,4 @@ METRIC = Metric(
     citation="Arras et al., CLEVR-XAI: A benchmark dataset for the ground truth evaluation of neural network "
              "explanations, Information Fusion 2022",
     higher_is_better=True, compute=relevance_mass_accuracy, cost=lambda params: Passes(0, 0),
-    needs=frozenset({"boxes"}))
+    params=PooledParams, needs=frozenset({"boxes"}))
