@@ -101,6 +101,10 @@ def test_pointing_game_tolerance_follows_the_paper():
     assert pointing_game.pointing_game(_inputs(maps, mask), PointingGameParams(tolerance=9), 0)["m"].value == 0.0
     assert pointing_game.pointing_game(_inputs(maps, mask), PointingGameParams(tolerance=10), 0)["m"].value == 1.0
     assert pointing_game.pointing_game(_inputs(maps, mask), PointingGameParams(), 0)["m"].value == 1.0
+    # An empty box mask: Quantus 0.6 counts a hit (nan written into a bool array); ours has no number.
+    empty = np.zeros((SIZE, SIZE), bool)
+    assert _quantus(quantus.PointingGame(disable_warnings=True), saliency, empty) == 1.0
+    assert pointing_game.pointing_game(_inputs(maps, empty), PointingGameParams(), 0)["m"].value is None
 
 
 def test_by_hand():

@@ -13,8 +13,9 @@ does not change the argmax). Ties: a hit when any of the maximal pixels is near 
 Where Quantus 0.6 and the paper differ, this follows the paper: the paper counts a hit within a 15-pixel
 tolerance (``tolerance = 15``, the default), Quantus 0.6's ``PointingGame`` has no tolerance (it equals
 ``tolerance = 0``; ``tests/test_metric_localisation.py`` shows both). Quantus's ``weighted`` option is left out:
-in 0.6 it writes the weight into a bool array and so changes nothing. A map that is zero everywhere is not
-scored (Quantus counts it a hit, as every pixel is a maximum).
+in 0.6 it raises a TypeError (it assigns a 2-D array into a boolean index of its bool hits). An image without
+an object in the input, or a map that is zero everywhere, has no number; Quantus 0.6 counts both a hit (it
+writes nan into its bool hits, which reads True; every pixel of a zero map is a maximum).
 """
 
 from __future__ import annotations
