@@ -7,8 +7,15 @@ The names are Quantus's classes in snake_case, so a reader of the Quantus docume
 from __future__ import annotations
 
 from .base import Metric
-from .complexity import sparseness
+from .complexity import complexity, effective_complexity, sparseness
+from .localisation import energy_pointing_game, pointing_game, relevance_mass_accuracy, relevance_rank_accuracy
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     sparseness.METRIC,
+    complexity.METRIC,
+    effective_complexity.METRIC,
+    pointing_game.METRIC,
+    relevance_mass_accuracy.METRIC,
+    relevance_rank_accuracy.METRIC,
+    energy_pointing_game.METRIC,
 ]}

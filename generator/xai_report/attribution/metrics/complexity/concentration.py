@@ -26,6 +26,7 @@ import numpy as np
 
 from ..localisation.energy import positive_part
 from ..maps import ArrayLike, as_map
+from . import sparseness
 
 HALF = 0.5
 
@@ -43,11 +44,12 @@ def spread(saliency: ArrayLike) -> float | None:
 
 
 def gini(saliency: ArrayLike) -> float | None:
-    """Gini index of the map's positive part (see the module docstring); ``None`` without positive mass."""
-    values = np.sort(positive_part(saliency).ravel())
-    total = float(values.sum())
-    if total <= 0.0:
+    """Gini index of the map's positive part (see the module docstring); ``None`` without positive mass.
+
+    The formula above is :func:`.sparseness.gini`'s, ``sum_i (2i - n - 1) c_i / (n ||c||_1)``, rearranged; that
+    function computes it, without the epsilon Quantus adds (this index reads the positive part, Sparseness the
+    max-normalised absolute values)."""
+    values = positive_part(saliency)
+    if float(values.sum()) <= 0.0:
         return None
-    n = values.size
-    k = np.arange(1, n + 1, dtype=np.float64)
-    return float(1.0 - 2.0 * np.sum((values / total) * (n - k + 0.5) / n))
+    return sparseness.gini(values, epsilon=0.0)

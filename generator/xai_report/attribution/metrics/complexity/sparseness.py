@@ -19,9 +19,10 @@ from ..base import Metric, MetricInput, NoParams, Passes, Score
 EPSILON = 1e-7
 
 
-def gini(values: np.ndarray) -> float:
-    """The Gini index of non-negative ``values`` (any shape), with :data:`EPSILON` added to each."""
-    a = np.sort(values.astype(np.float64).ravel() + EPSILON)
+def gini(values: np.ndarray, epsilon: float = EPSILON) -> float:
+    """The Gini index of non-negative ``values`` (any shape), with ``epsilon`` added to each (Quantus's
+    :data:`EPSILON`; :func:`.concentration.gini` passes 0)."""
+    a = np.sort(values.astype(np.float64).ravel() + epsilon)
     n = a.size
     ranks = np.arange(1, n + 1, dtype=np.float64)
     return float(((2 * ranks - n - 1) * a).sum() / (n * a.sum()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -108,3 +109,18 @@ def input_mask(boxes: ImageBoxes, original_wh: tuple[int, int], pre: Preprocess)
         rows = (ys >= b.y0) & (ys < b.y1)
         mask |= rows[:, None] & cols[None, :]
     return mask
+
+
+def metric_mask(found: Mapping[str, ImageBoxes], file: str, original_wh: tuple[int, int],
+                pre: Preprocess) -> Optional[np.ndarray]:
+    """The image's :attr:`MetricInput.boxes <..base.MetricInput.boxes>`: :func:`input_mask` of the boxes of
+    ``file`` in ``found`` (:func:`read_boxes`), or None when the boxes file has no row for it.
+
+    A row without boxes, or boxes that fall outside the model's centre crop, give an all-False mask: the
+    localisation metrics then say that no object lies in the model's input, rather than that the study gives
+    no boxes.
+    """
+    marked = found.get(file)
+    if marked is None:
+        return None
+    return input_mask(marked, original_wh, pre)

@@ -27,13 +27,18 @@ def positive_part(saliency: ArrayLike) -> np.ndarray:
 def energy_in_mask(saliency: ArrayLike, mask: np.ndarray) -> float | None:
     """Share of the map's positive mass inside ``mask`` (bool, same shape); ``None`` when the map has no
     positive mass (nothing to point with)."""
-    pos = positive_part(saliency)
-    if pos.shape != mask.shape:
-        raise ValueError(f"map {pos.shape} and box mask {mask.shape} differ in shape")
-    total = float(pos.sum())
+    return mass_share(positive_part(saliency), mask)
+
+
+def mass_share(relevance: np.ndarray, mask: np.ndarray) -> float | None:
+    """Share of non-negative ``relevance``'s sum inside ``mask`` (bool, same shape); ``None`` when the sum is 0
+    (also Relevance Mass Accuracy's computation, :mod:`.relevance_mass_accuracy`)."""
+    if relevance.shape != mask.shape:
+        raise ValueError(f"map {relevance.shape} and box mask {mask.shape} differ in shape")
+    total = float(relevance.sum())
     if total <= 0.0:
         return None
-    return float(pos[mask].sum() / total)
+    return float(relevance[mask].sum() / total)
 
 
 def area_share(mask: np.ndarray) -> float:
