@@ -66,12 +66,26 @@ def test_imputation_equals_quantus_and_keeps_a_linear_ramp():
     assert np.allclose(noisy[:, hole], ramp[:, hole] + 0.5) and np.array_equal(noisy[:, ~hole], ramp[:, ~hole])
 
 
+def _halves() -> torch.nn.Module:
+    """Grey images: class 0's logit is the left half's mean, class 1's the right half's plus 0.15."""
+    linear = torch.nn.Linear(SIDE * SIDE, 2)
+    weight = np.zeros((2, SIDE, SIDE), np.float32)
+    weight[0, :, :SIDE // 2] = weight[1, :, SIDE // 2:] = 2 / (SIDE * SIDE)
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(weight.reshape(2, -1)))
+        linear.bias.copy_(torch.tensor([0.0, 0.15]))
+    return torch.nn.Sequential(torch.nn.Flatten(), linear).eval()
+
+
 def test_road_equals_quantus_morf_and_lerf():
     # Quantus's ROAD fails on colour images with one-channel maps (it indexes pixels with channel-broadcast
-    # ranks), so the comparison runs on a grey image.
-    model, x, maps = _net(channels=1), _image(channels=1), _maps()
+    # ranks), so the comparison runs on a grey image, brighter on the left: class 0 by a small margin, which the
+    # imputations keep or lose (the curves mix ones and zeros).
+    model, x, maps = _halves(), _image(channels=1), _maps()
+    x[..., :SIDE // 2] = 0.4 + 0.6 * x[..., :SIDE // 2]
+    maps["left"] = maps["noise"] + np.where(np.arange(SIDE) < SIDE // 2, 3.0, 0.0)[None, :]
     params = road.RoadParams(percentages=[10, 30, 50, 70, 90], noise=0.0)
-    target = int(model(torch.from_numpy(x)).argmax())
+    target = 0
     ours = road.road(_inputs(model, x, maps, target), params, seed=0)
     for method, saliency in maps.items():
         curves = []
@@ -81,6 +95,7 @@ def test_road_equals_quantus_morf_and_lerf():
                 device="cpu")
             curves.append([found[p] for p in params.percentages])
         assert list(ours[method].curve) == curves[0] + curves[1], method
+        assert 0 < sum(ours[method].curve) < len(ours[method].curve), method
         assert ours[method].value == pytest.approx(np.mean(curves[1]) - np.mean(curves[0]))
 
 
