@@ -7,15 +7,23 @@ The names are Quantus's classes in snake_case, so a reader of the Quantus docume
 from __future__ import annotations
 
 from .base import Metric
+from .axiomatic import completeness, input_invariance
 from .complexity import complexity, effective_complexity, sparseness
+from .faithfulness import faithfulness_correlation, infidelity, pixel_flipping, road
 from .localisation import energy_pointing_game, pointing_game, relevance_mass_accuracy, relevance_rank_accuracy
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
-    sparseness.METRIC,
-    complexity.METRIC,
-    effective_complexity.METRIC,
+    road.METRIC,
+    faithfulness_correlation.METRIC,
+    infidelity.METRIC,
+    pixel_flipping.METRIC,
     pointing_game.METRIC,
     relevance_mass_accuracy.METRIC,
     relevance_rank_accuracy.METRIC,
     energy_pointing_game.METRIC,
+    sparseness.METRIC,
+    complexity.METRIC,
+    effective_complexity.METRIC,
+    completeness.METRIC,
+    input_invariance.METRIC,
 ]}
