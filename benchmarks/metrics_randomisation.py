@@ -60,7 +60,8 @@ def ssim_2d(a, b, batched=True):
     out = []
     for x, y in zip(a, b):
         x, y = x.reshape(side, side), y.reshape(side, side)
-        out.append(structural_similarity(x, y, win_size=7, data_range=float(max(x.max(), y.max()) - min(x.min(), y.min()))))
+        span = float(max(x.max(), y.max()) - min(x.min(), y.min()))
+        out.append(structural_similarity(x, y, win_size=7, data_range=span))
     return out
 
 

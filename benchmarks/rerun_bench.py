@@ -61,7 +61,8 @@ def quantus_explain(run):
     """``run`` as Quantus's ``explain_func`` (a numpy batch in, (N, 1, H, W) out)."""
     def explain_func(model, inputs, targets, **kwargs):
         inputs = np.asarray(inputs, dtype=np.float32)
-        return np.stack([run(model, torch.from_numpy(x[None].copy()), int(t)) for x, t in zip(inputs, targets)])[:, None]
+        maps = [run(model, torch.from_numpy(x[None].copy()), int(t)) for x, t in zip(inputs, targets)]
+        return np.stack(maps)[:, None]
     return explain_func
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import structural_similarity
 
 from rerun_fixtures import RUNS, first_channel, quantus_explain, state, tiny_inputs, tiny_model, unchanged
@@ -65,6 +66,25 @@ def test_mprt_by_hand():
     assert gone.value is None and gone.reason.startswith("not re-run")
 
 
+class Bare(torch.nn.Module):
+    """A linear model whose weight no submodule with ``reset_parameters`` owns: nothing to randomise."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(4, 3 * 32 * 32, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.w.T
+
+
+@pytest.mark.parametrize("compute, params", [(mprt.mprt, mprt.MPRTParams()),
+                                             (smooth_mprt.smooth_mprt, smooth_mprt.SmoothMPRTParams(nr_samples=2)),
+                                             (efficient_mprt.efficient_mprt, efficient_mprt.EfficientMPRTParams())])
+def test_nothing_to_randomise_says_why(compute, params):
+    found = compute(tiny_inputs(Bare(), runs={"saliency": RUNS["saliency"]}), params, SEED)["saliency"]
+    assert found.value is None and "reset_parameters" in found.reason
+
+
 def test_smooth_mprt_equals_quantus(monkeypatch):
     model = tiny_model()
     before = state(model)
@@ -81,7 +101,8 @@ def test_smooth_mprt_equals_quantus(monkeypatch):
                                         smooth_mprt.noises(inputs.x, params, np.random.default_rng(SEED)))
         with monkeypatch.context() as patch:
             patch.setattr(np.random, "randn", lambda *shape: stream.standard_normal(shape))
-            patch.setattr(quantus, "explain", lambda model, inputs, targets, **kw: quantus_explain(run)(model, inputs, targets))
+            patch.setattr(quantus, "explain", lambda model, inputs, targets, **kw: quantus_explain(run)(
+                model, inputs, targets))
             metric = quantus.SmoothMPRT(seed=SEED, nr_samples=2, noise_magnitude=0.1, disable_warnings=True)
             theirs = _call(metric, inputs, method, original)
         assert list(theirs)[1:] == names

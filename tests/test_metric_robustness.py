@@ -35,25 +35,17 @@ def _theirs(metric, inputs, method, monkeypatch, draws: str) -> float:
                       explain_func=quantus_explain(RUNS[method]))[0]
 
 
-def test_max_sensitivity_equals_quantus(monkeypatch):
+@pytest.mark.parametrize("compute, params, theirs, draws", [
+    (ms.max_sensitivity, ms.MaxSensitivityParams(nr_samples=4, lower_bound=0.2),
+     lambda: quantus.MaxSensitivity(nr_samples=4, lower_bound=0.2, disable_warnings=True), "uniform"),
+    (lle.local_lipschitz_estimate, lle.LocalLipschitzEstimateParams(nr_samples=4, perturb_std=0.1),
+     lambda: quantus.LocalLipschitzEstimate(nr_samples=4, perturb_std=0.1, disable_warnings=True), "normal"),
+], ids=["max_sensitivity", "local_lipschitz_estimate"])
+def test_equals_quantus(compute, params, theirs, draws, monkeypatch):
     inputs = tiny_inputs(tiny_model())
-    params = ms.MaxSensitivityParams(nr_samples=4, lower_bound=0.2)
-    ours = ms.max_sensitivity(inputs, params, SEED)
+    ours = compute(inputs, params, SEED)
     for method in RUNS:
-        metric = quantus.MaxSensitivity(nr_samples=4, lower_bound=0.2, disable_warnings=True)
-        theirs = _theirs(metric, inputs, method, monkeypatch, "uniform")
-        assert ours[method].value == pytest.approx(theirs, rel=1e-5), method
-        assert ours[method].value > 0
-
-
-def test_local_lipschitz_estimate_equals_quantus(monkeypatch):
-    inputs = tiny_inputs(tiny_model())
-    params = lle.LocalLipschitzEstimateParams(nr_samples=4, perturb_std=0.1)
-    ours = lle.local_lipschitz_estimate(inputs, params, SEED)
-    for method in RUNS:
-        metric = quantus.LocalLipschitzEstimate(nr_samples=4, perturb_std=0.1, disable_warnings=True)
-        theirs = _theirs(metric, inputs, method, monkeypatch, "normal")
-        assert ours[method].value == pytest.approx(theirs, rel=1e-5), method
+        assert ours[method].value == pytest.approx(_theirs(theirs(), inputs, method, monkeypatch, draws), rel=1e-5)
         assert ours[method].value > 0
 
 
@@ -87,7 +79,8 @@ def test_linear_model_saliency_is_perfectly_robust():
     linear.features = linear[0]
     inputs = tiny_inputs(linear, runs={"saliency": RUNS["saliency"]})
     assert ms.max_sensitivity(inputs, ms.MaxSensitivityParams(nr_samples=3), 0)["saliency"].value == 0.0
-    assert lle.local_lipschitz_estimate(inputs, lle.LocalLipschitzEstimateParams(nr_samples=3), 0)["saliency"].value == 0.0
+    params = lle.LocalLipschitzEstimateParams(nr_samples=3)
+    assert lle.local_lipschitz_estimate(inputs, params, 0)["saliency"].value == 0.0
 
 
 def test_seeded_shared_and_absent():

@@ -24,6 +24,8 @@ from torch import nn
 
 Order = Literal["top_down", "bottom_up"]
 
+NO_LAYERS = "the model has no layer that can re-draw its weights (no submodule with reset_parameters)"
+
 
 def randomisable(model: nn.Module) -> list[str]:
     """The qualified names of the submodules that can re-draw their parameters, in ``named_modules()`` order."""
@@ -46,7 +48,7 @@ def steps(model: nn.Module, order: Order, depth: int) -> list[tuple[str, list[st
 def cascade(model: nn.Module, order: Order, depth: int, seed: int) -> Iterator[tuple[str, nn.Module]]:
     """For each step of :func:`steps`: its name and a copy of ``model`` (on ``model``'s device, in its mode) whose
     layers of this and every earlier step are re-drawn (module docstring)."""
-    device = next(model.parameters()).device
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     work = copy.deepcopy(model).cpu()
     modules = dict(work.named_modules())
     for name, layers in steps(model, order, depth):

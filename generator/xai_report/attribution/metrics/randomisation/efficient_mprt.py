@@ -1,5 +1,5 @@
 """Efficient Model Parameter Randomisation Test (Hedstroem et al., "Sanity Checks Revisited: An Exploration to
-Repair the Model Parameter Randomisation Test", XAI in Action workshop, NeurIPS 2023, Sec. 4.2): instead of
+Repair the Model Parameter Randomisation Test", XAI in Action workshop, NeurIPS 2023): instead of
 comparing maps layer by layer, the relative rise of the explanation's complexity from the trained to the fully
 randomised model (:func:`.cascade.fully_randomised`).
 
@@ -22,7 +22,7 @@ from scipy.stats import entropy
 from ....errors import ConfigError
 from ..base import Metric, MetricInput, Passes, Score
 from ..rerun import explain, split
-from .cascade import fully_randomised
+from .cascade import NO_LAYERS, randomisable, fully_randomised
 
 
 class EfficientMPRTParams(BaseModel):
@@ -48,8 +48,8 @@ def efficient_mprt(inputs: MetricInput, params: EfficientMPRTParams, seed: int) 
     """Each re-runnable method's eMPRT (module docstring): one re-run per method on one randomised copy shared by
     the methods."""
     runs, found = split(inputs)
-    if not runs:
-        return found
+    if not runs or not randomisable(inputs.model):
+        return found | {m: Score.absent(NO_LAYERS) for m in runs}
     model = fully_randomised(inputs.model, seed)
     for m, run in runs.items():
         before = discrete_entropy(inputs.maps[m], params.n_bins)

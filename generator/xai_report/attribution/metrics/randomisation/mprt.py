@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 from ....errors import ConfigError
 from ..base import Metric, MetricInput, Passes, Score
 from ..rerun import explain, split
-from .cascade import Order, cascade
+from .cascade import NO_LAYERS, randomisable, Order, cascade
 
 
 class MPRTParams(BaseModel):
@@ -56,11 +56,12 @@ def mprt(inputs: MetricInput, params: MPRTParams, seed: int) -> dict[str, Score]
     """Each re-runnable method's cascading randomisation curve (module docstring): one re-run per method and step,
     each randomised copy shared by the methods."""
     runs, found = split(inputs)
+    if not runs or not randomisable(inputs.model):
+        return found | {m: Score.absent(NO_LAYERS) for m in runs}
     curves: dict[str, list[float]] = {m: [] for m in runs}
-    if runs:
-        for _, model in cascade(inputs.model, params.layer_order, params.depth, seed):
-            for m, run in runs.items():
-                curves[m].append(similarity(inputs.maps[m], explain(run, model, inputs.x, inputs.target)))
+    for _, model in cascade(inputs.model, params.layer_order, params.depth, seed):
+        for m, run in runs.items():
+            curves[m].append(similarity(inputs.maps[m], explain(run, model, inputs.x, inputs.target)))
     return found | {m: Score.of(curve[-1], tuple(curve)) for m, curve in curves.items()}
 
 

@@ -1,5 +1,5 @@
 """Random Logit test (Sixt, Granz & Landgraf, "When Explanations Lie: Why Many Modified BP Attributions Fail",
-ICML 2020, Sec. 5): how similar is the explanation of the explained class to that of a random other class?
+ICML 2020): how similar is the explanation of the explained class to that of a random other class?
 
 With :math:`c` the explained class and :math:`c'` drawn uniformly from the other classes (from the seed),
 

@@ -1,5 +1,5 @@
 """Smooth Model Parameter Randomisation Test (Hedstroem et al., "Sanity Checks Revisited: An Exploration to Repair
-the Model Parameter Randomisation Test", XAI in Action workshop, NeurIPS 2023, Sec. 4.1): the cascading MPRT
+the Model Parameter Randomisation Test", XAI in Action workshop, NeurIPS 2023): the cascading MPRT
 (:mod:`.mprt`) on denoised explanations, so that the noise of a gradient map does not pass for a change.
 
 Each explanation, of the trained model and of every step of the cascade, is the mean over :math:`N` noisy inputs,
@@ -23,7 +23,7 @@ import torch
 from ....errors import ConfigError
 from ..base import Explain, Metric, MetricInput, Passes, Score
 from ..rerun import add_noise, explain, split
-from .cascade import Order, cascade
+from .cascade import NO_LAYERS, randomisable, Order, cascade
 from .mprt import MPRTParams, similarity
 
 
@@ -33,7 +33,7 @@ class SmoothMPRTParams(MPRTParams):
     layer_order: Order = "bottom_up"
     """``"bottom_up"`` (the paper's and Quantus's default) or ``"top_down"``."""
     nr_samples: int = 10
-    """Noisy inputs per explanation. The paper and Quantus use 50 for ImageNet; 10 keeps a 224 px CNN affordable
+    """Noisy inputs per explanation. Quantus's default is 50 (set from the paper's ImageNet experiment); 10 keeps a 224 px CNN affordable
     on a 2-core laptop (the mean is noisier)."""
     noise_magnitude: float = 0.1
     """:math:`m`: the noise's standard deviation as a fraction of the input's range (the paper's and Quantus's
@@ -63,8 +63,8 @@ def smooth_mprt(inputs: MetricInput, params: SmoothMPRTParams, seed: int) -> dic
     """Each re-runnable method's smooth cascading randomisation curve (module docstring): ``nr_samples`` re-runs
     per method for the trained model and for each step."""
     runs, found = split(inputs)
-    if not runs:
-        return found
+    if not runs or not randomisable(inputs.model):
+        return found | {m: Score.absent(NO_LAYERS) for m in runs}
     rng = np.random.default_rng(seed)
     first = noises(inputs.x, params, rng)
     original = {m: smoothed(run, inputs.model, inputs.x, inputs.target, first) for m, run in runs.items()}

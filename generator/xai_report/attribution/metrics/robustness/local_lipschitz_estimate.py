@@ -1,5 +1,5 @@
 """Local Lipschitz Estimate (Alvarez-Melis & Jaakkola, "On the Robustness of Interpretability Methods", ICML
-Workshop on Human Interpretability 2018, Eq. 4): the largest ratio of the change of the explanation to the change
+Workshop on Human Interpretability 2018): the largest ratio of the change of the explanation to the change
 of the input, over inputs near the explained one.
 
 For the explanation :math:`\\Phi(x)` and :math:`n` inputs :math:`x' = x + \\delta_k`, :math:`\\delta_k` normal with

@@ -1,4 +1,4 @@
-"""Max-Sensitivity (Yeh et al., "On the (In)fidelity and Sensitivity of Explanations", NeurIPS 2019, Sec. 3):
+"""Max-Sensitivity (Yeh et al., "On the (In)fidelity and Sensitivity of Explanations", NeurIPS 2019):
 the largest relative change of the explanation under a small perturbation of the input.
 
 For the explanation :math:`\\Phi(x)` of the explained class and :math:`n` inputs :math:`x + \\delta_k` with
@@ -30,7 +30,7 @@ class MaxSensitivityParams(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     nr_samples: int = 10
-    """Perturbed inputs per image. Quantus's default is 200 (Yeh et al. use 50 for ImageNet); 10 keeps a 224 px
+    """Perturbed inputs per image. Quantus's default is 200; 10 keeps a 224 px
     CNN's Grad-CAM within seconds per image on a 2-core laptop, at the price of a lower estimate of the maximum."""
     lower_bound: float = 0.2
     """The radius :math:`r` of the uniform noise, in the model's normalised input units (Quantus's ``lower_bound``,
