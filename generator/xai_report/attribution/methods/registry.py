@@ -30,6 +30,7 @@ from .ablation_cam import FastAblationCAM
 from .cam import CamExplainer
 from .explainer import Explainer, Settings
 from .lime_explainer import LimeExplainer, LimeParams
+from .lrp import LrpExplainer, LrpParams
 from .rise import RiseExplainer, RiseParams
 from .score_cam import FastScoreCAM
 
@@ -112,6 +113,10 @@ METHODS: dict[str, Method] = {
                factory=LimeExplainer, params=LimeParams, family="perturbation"),
         Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer,
                params=RiseParams, family="perturbation"),
+        Method("lrp", "LRP",
+               "Bach et al., On Pixel-Wise Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance "
+               "Propagation, PLOS ONE 2015; rules as recommended by Kohlbrenner et al., IJCNN 2020 (zennit)",
+               factory=LrpExplainer, params=LrpParams, family="propagation"),
     ]
 }
 
