@@ -136,3 +136,29 @@ def test_lrp_parameters_are_checked():
     with pytest.raises(ConfigError, match="attribution.lrp"):
         explainer({"composite": "epsilon"})
     assert explainer({"composite": "epsilon_gamma_box", "gamma": 0.5}).params()["gamma"] == 0.5
+
+
+def test_lrp_through_the_stage_cached_and_attention_refused_for_a_cnn(tmp_path, image_folder):
+    """The tiny CNN through the attribution stage with lrp and the randomised check: a float32 map at the input
+    resolution, the settings line on the methodology page; a second build computes nothing; an attention method on
+    the CNN stops with one line when the study is bound, before any compute."""
+    from conftest import tiny_loaded_model, write_study
+    from xai_report.attribution.stage import AttributionStage
+    from xai_report.config import load_study
+    from xai_report.store import ArtifactStore
+
+    study = load_study(write_study(tmp_path, image_folder, methods=("lrp",), layer="features", randomised=True))
+    store = ArtifactStore(study.output_path / "store")
+    section = AttributionStage(study, store, model=tiny_loaded_model(0)).run()
+    record = section["images"][0]
+    lrp_map = np.load(tmp_path / "out" / record["methods"]["lrp"]["map"])
+    assert lrp_map.shape == (32, 32) and lrp_map.dtype == np.float32 and np.abs(lrp_map).sum() > 0
+    assert "randomised" in record and "LRP" in section["parameters"]
+    again = AttributionStage(study, store, model=tiny_loaded_model(0))
+    again.run()
+    assert again.stats.computed == 0
+    (tmp_path / "b").mkdir()
+    bad = load_study(write_study(tmp_path / "b", image_folder, methods=("rollout",), layer="features"))
+    with pytest.raises(ConfigError) as err:
+        AttributionStage(bad, ArtifactStore(bad.output_path / "store"), model=tiny_loaded_model(0))
+    assert "rollout explains transformers" in str(err.value) and "\n" not in str(err.value)
