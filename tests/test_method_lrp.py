@@ -65,7 +65,10 @@ def test_lrp_equals_zennit_on_efficientnet_lite0(effnet):
 @pytest.mark.parametrize("composite", ["epsilon_plus_flat", "epsilon_gamma_box"])
 def test_lrp_equals_zennit_on_timm_resnet(composite):
     model, img = random_resnet10t(), image(32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     ours = explainer({"composite": composite}).explain(model, img, 3).map
+    after = model.state_dict()  # the canonizers put every parameter back, bit for bit
+    assert after.keys() == before.keys() and all(torch.equal(before[k], after[k]) for k in before)
     if composite == "epsilon_gamma_box":
         low, high = box_bounds(PRE, tuple(img.tensor.shape))
         reference_composite = EpsilonGammaBox(low=low, high=high, canonizers=canonizers())
@@ -162,3 +165,18 @@ def test_lrp_through_the_stage_cached_and_attention_refused_for_a_cnn(tmp_path, 
     with pytest.raises(ConfigError) as err:
         AttributionStage(bad, ArtifactStore(bad.output_path / "store"), model=tiny_loaded_model(0))
     assert "rollout explains transformers" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_maps_keys_follow_the_code_that_runs():
+    """The modules that compute LRP and the attention maps are in their cache keys' closure (zennit as a library)."""
+    from xai_report.attribution.methods.explainer import explained
+    from xai_report.fingerprint import code_closure
+    from xai_report.models.tokens import TokenLayout
+
+    ours, third = code_closure((explained, *explainer({}).runs))
+    assert {"xai_report.attribution.methods.lrp", "xai_report.attribution.methods.lrp_canonizers",
+            "xai_report.attribution.methods.lrp_coverage"} <= set(ours) and "zennit" in str(third)
+    tokens = Settings(1, nn.Identity(), PRE, torch.device("cpu"), 0, {}, TokenLayout("tokens", (2, 2), 8, 1))
+    for method, module in (("rollout", "attention_rollout"), ("attentiongrad", "attention_gradient")):
+        ours, _ = code_closure((explained, *METHODS[method].make(tokens).runs))
+        assert {f"xai_report.attribution.methods.{module}", "xai_report.attribution.methods.attention_weights"} <= set(ours)

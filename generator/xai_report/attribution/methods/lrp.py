@@ -25,7 +25,6 @@ for the class, negative against it).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Literal
 
 import numpy as np
@@ -115,8 +114,8 @@ class LrpExplainer(Explainer):
         if id(model) not in self._checked:
             check_rules(model, self.composite(x), x, type(model).__name__)
             self._checked.add(id(model))
-        # A copy: the canonizers rewrite parameters in place (and restore them); the study's model stays untouched.
-        found = relevance(copy.deepcopy(model), x, target, self.composite(x))
+        # The canonizers rewrite parameters in place and put the original tensors back when the context exits.
+        found = relevance(model, x, target, self.composite(x))
         return Explanation(map=found[0].sum(0).detach().float().cpu().numpy().astype(np.float32))
 
     def composite(self, x: torch.Tensor):
@@ -145,5 +144,6 @@ class LrpExplainer(Explainer):
                        "relevance summed over colour channels (signed)"}
 
     def overlay(self, rgb: np.ndarray, explanation: Explanation) -> bytes:
-        # signed overlay: until attribution/overlays.py has a diverging one (branch grad), the min-max heatmap.
+        # signed overlay: branch grad adds overlays.signed_overlay(rgb, attribution) (diverging, centred on zero);
+        # once merged, call it here. Until then the min-max heatmap, as every other method.
         return overlays.heatmap_overlay(rgb, explanation.map)
