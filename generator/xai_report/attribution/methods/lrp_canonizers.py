@@ -37,16 +37,22 @@ def _summed(block: nn.Module, main: torch.Tensor, shortcut: torch.Tensor) -> tor
     return block.canonizer_sum(torch.stack([shortcut, main], dim=-1))
 
 
-def _resnet_basic(self: BasicBlock, x: torch.Tensor) -> torch.Tensor:
-    """timm's ``BasicBlock.forward`` with the residual addition through ``Sum``."""
-    out = self.aa(self.act1(self.drop_block(self.bn1(self.conv1(x)))))
-    out = self.bn2(self.conv2(out))
+def _resnet_closed(self: BasicBlock | Bottleneck, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The end of timm's ResNet blocks: squeeze-excitation and drop path if any, then the shortcut added through
+    ``Sum``."""
     if self.se is not None:
         out = self.se(out)
     if self.drop_path is not None:
         out = self.drop_path(out)
     shortcut = x if self.downsample is None else self.downsample(x)
-    return self.act2(_summed(self, out, shortcut))
+    return _summed(self, out, shortcut)
+
+
+def _resnet_basic(self: BasicBlock, x: torch.Tensor) -> torch.Tensor:
+    """timm's ``BasicBlock.forward`` with the residual addition through ``Sum``."""
+    out = self.aa(self.act1(self.drop_block(self.bn1(self.conv1(x)))))
+    out = self.bn2(self.conv2(out))
+    return self.act2(_resnet_closed(self, out, x))
 
 
 def _resnet_bottleneck(self: Bottleneck, x: torch.Tensor) -> torch.Tensor:
@@ -54,12 +60,7 @@ def _resnet_bottleneck(self: Bottleneck, x: torch.Tensor) -> torch.Tensor:
     out = self.act1(self.bn1(self.conv1(x)))
     out = self.aa(self.act2(self.drop_block(self.bn2(self.conv2(out)))))
     out = self.bn3(self.conv3(out))
-    if self.se is not None:
-        out = self.se(out)
-    if self.drop_path is not None:
-        out = self.drop_path(out)
-    shortcut = x if self.downsample is None else self.downsample(x)
-    return self.act3(_summed(self, out, shortcut))
+    return self.act3(_resnet_closed(self, out, x))
 
 
 def _inverted_residual(self: InvertedResidual, x: torch.Tensor) -> torch.Tensor:
