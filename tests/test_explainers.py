@@ -149,14 +149,21 @@ def test_each_method_keys_on_its_own_module_only():
     from xai_report.fingerprint import code_closure
 
     own = {"ablationcam": "ablation_cam", "scorecam": "score_cam", "lime": "lime_explainer", "rise": "rise"}
-    closures = {name: {m.rsplit(".", 1)[-1] for m in code_closure((explained, *method.make(_settings(0)).runs))[0]}
+    from dataclasses import replace
+    from xai_report.models.tokens import TokenLayout
+
+    def made(method):  # the attention methods explain token models only
+        tokens = TokenLayout("tokens", (2, 2), 8, 1) if method.family == "attention" else None
+        return method.make(replace(_settings(0), layout=tokens))
+
+    closures = {name: {m.rsplit(".", 1)[-1] for m in code_closure((explained, *made(method).runs))[0]}
                 for name, method in METHODS.items()}
     for name, module in own.items():
         assert module in closures[name]
         assert all(module not in closures[other] for other in own if other != name), name
     assert all({"explainer", "overlays", "data"} <= found for found in closures.values())
     assert "cam" in closures["gradcam"] and "cam" not in closures["lime"]
-    runs = {name: [f"{r.__module__}.{r.__qualname__}" for r in method.make(_settings(0)).runs]
+    runs = {name: [f"{r.__module__}.{r.__qualname__}" for r in made(method).runs]
             for name, method in METHODS.items()}
     assert runs["gradcam"] != runs["gradcam++"]  # same module, another class: another key
 

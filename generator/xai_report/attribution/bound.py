@@ -73,9 +73,10 @@ class BoundModel:
         """The classifier fed by ``layer``'s global average, or why there is none (found once)."""
         if self._head is None:
             self._head = contributions.find_pooled_head(self.model.module, layer, x)
-            if isinstance(self._head, str) and self.layout.is_token:  # a ViT / Swin head: over its pooled token
-                found = token_head.find_token_head(self.model.module, x, self.layout.prefix)
-                if isinstance(found, tuple):
+            if isinstance(self._head, str):  # a ViT / Swin / DeiT head over its pooled tokens, or pool-norm-linear
+                found = token_head.find_token_head(self.model.module, x, self.layout.prefix) if self.layout.is_token \
+                    else contributions.find_normed_pooled_head(self.model.module, layer, x)
+                if isinstance(found, tuple):  # else the pooled head's reason stands
                     self._head, self.head_features, self.head_layer = found
         return self._head
 

@@ -12,7 +12,10 @@ small part of the positive evidence, which :func:`decompose` reports (``shown_sh
 
 :func:`find_pooled_head` checks on a real input that the model has this head at the configured layer: the
 classifier is the linear layer whose output is the model's output, and its input must equal the spatial mean of
-the layer's output. Any other head (attention pooling, a second linear layer, max pooling) gets a reason instead.
+the layer's output. :func:`find_normed_pooled_head` accepts a norm between the two (timm's ConvNeXt: pool,
+LayerNorm, linear): the logit then decomposes exactly over the normed pooled features ``f_j`` the linear layer
+reads, ``z_c = sum_j W[c, j] * f_j + b[c]``, one per channel of the layer. Any other head (attention pooling, a
+second linear layer, max pooling) gets a reason instead.
 """
 
 from __future__ import annotations
@@ -81,20 +84,55 @@ def find_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor) -> Unio
     return head
 
 
+def find_normed_pooled_head(model: nn.Module, layer_name: str, x: torch.Tensor
+                            ) -> Union[tuple[nn.Linear, str, str], str]:
+    """(the classifier, what its input features are, the norm's name) when the logits come from one linear layer
+    over a norm of the global average of ``layer_name``'s output (timm's ``NormMlpClassifierHead``); otherwise a
+    short reason."""
+    layer = resolve_layer(model, layer_name)
+    watched = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.LayerNorm))]
+    logits, seen = watched_pass(model, x, [*watched, ("\0layer", layer)])
+    heads = logit_heads([(n, m) for n, m in watched if isinstance(m, nn.Linear)], seen, logits)
+    acts = seen.get("\0layer", (None, None))[1]
+    if not heads or not isinstance(acts, torch.Tensor) or acts.ndim != 4:
+        return "no linear layer over a normed global average produces the logits"
+    name, head = heads[-1]
+    features, pooled = seen[name][0].float(), acts.float().mean(dim=(2, 3))
+    for norm, (norm_in, norm_out) in reversed([(n, seen[n]) for n, m in watched if isinstance(m, nn.LayerNorm)
+                                               and n in seen]):
+        if _close(norm_out.float().flatten(1), features) and _close(norm_in.float().flatten(1), pooled):
+            return head, (f"the {features.shape[1]} features of the global average of {layer_name} after the norm "
+                          f"({norm})"), norm
+    return f"the classifier's input is not the global average of {layer_name}, normed or not"
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same shape and equal within :data:`POOL_TOLERANCE` relative to the larger magnitude."""
+    return a.shape == b.shape and float((a - b).abs().max()) <= POOL_TOLERANCE * max(1.0, float(b.abs().max()))
+
+
 def forward_with_features(model: nn.Module, head: Union[nn.Linear, str], x: torch.Tensor
                           ) -> tuple[torch.Tensor, np.ndarray | None]:
     """The logits for ``x`` and, when ``head`` is a pooled head (not a reason), its input for the first image
-    as a float32 vector: the per-channel means the logit is decomposed over."""
-    captured: list[torch.Tensor] = []
-    handle = None if isinstance(head, str) else head.register_forward_hook(
-        lambda _m, inputs, _out: captured.append(inputs[0]))
+    as a float32 vector: the per-channel means the logit is decomposed over. A head made of several linear layers
+    (``sources``, :class:`.token_head.AveragedHeads`) reads their inputs, concatenated in their order."""
+    captured: dict[int, torch.Tensor] = {}
+    sources = [] if isinstance(head, str) else list(getattr(head, "sources", [head]))
+    def keep(i: int):
+        def hook(_module, inputs, _output) -> None:
+            captured.setdefault(i, inputs[0])
+        return hook
+
+    handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(sources)]
     try:
         with torch.inference_mode():
             logits = model(x)
     finally:
-        if handle is not None:
+        for handle in handles:
             handle.remove()
-    return logits, (captured[0][0].float().cpu().numpy() if captured else None)
+    if len(captured) < len(sources) or not sources:
+        return logits, None
+    return logits, torch.cat([captured[i][0].flatten() for i in range(len(sources))]).float().cpu().numpy()
 
 
 def decompose(features: np.ndarray, weight: np.ndarray, bias: float, shown: int = SHOWN_UNITS) -> dict:

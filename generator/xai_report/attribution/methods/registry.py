@@ -27,9 +27,12 @@ from ...config.messages import table_parameters
 from ...config.schema import AttributionConfig
 from ...errors import ConfigError
 from .ablation_cam import FastAblationCAM
+from .attention_gradient import GradientAttentionExplainer
+from .attention_rollout import RolloutExplainer
 from .cam import CamExplainer
 from .explainer import Explainer, Settings
 from .lime_explainer import LimeExplainer, LimeParams
+from .lrp import LrpExplainer, LrpParams
 from .rise import RiseExplainer, RiseParams
 from .score_cam import FastScoreCAM
 
@@ -112,6 +115,16 @@ METHODS: dict[str, Method] = {
                factory=LimeExplainer, params=LimeParams, family="perturbation"),
         Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer,
                params=RiseParams, family="perturbation"),
+        Method("lrp", "LRP",
+               "Bach et al., On Pixel-Wise Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance "
+               "Propagation, PLOS ONE 2015; rules as recommended by Kohlbrenner et al., IJCNN 2020 (zennit)",
+               factory=LrpExplainer, params=LrpParams, family="propagation"),
+        Method("rollout", "Attention rollout",
+               "Abnar & Zuidema, Quantifying Attention Flow in Transformers, ACL 2020",
+               factory=RolloutExplainer, family="attention"),
+        Method("attentiongrad", "Gradient-weighted attention",
+               "Chefer, Gur & Wolf, Generic Attention-model Explainability for Interpreting Bi-Modal and "
+               "Encoder-Decoder Transformers, ICCV 2021", factory=GradientAttentionExplainer, family="attention"),
     ]
 }
 
