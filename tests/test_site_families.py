@@ -15,15 +15,13 @@ import sys
 from urllib.parse import quote
 
 import pytest
-from click.testing import CliRunner
 
-from xai_report.cli import main
 from xai_report.records import AttributionSection, MethodInfo
 from xai_report.records.attribution import FAMILY_TITLES
 from xai_report.paths import TEMPLATES_DIR
 from xai_report.render.markdown import environment
 
-from conftest import STUDY_IMAGES, tiny_loaded_model, write_study
+from conftest import STUDY_IMAGES, build_with_tiny_model, write_study
 
 CAMS = ("gradcam", "gradcam++", "xgradcam", "eigencam", "layercam", "hirescam", "ablationcam", "scorecam")
 METHODS = CAMS + ("lime", "rise")
@@ -32,21 +30,12 @@ METHODS = CAMS + ("lime", "rise")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """(results.json, the docs folder, the study folder) of the tiny ten-method build."""
-    import xai_report.stage as stage_base
-
     root = tmp_path_factory.mktemp("families")
-    images = root / "images"
-    images.mkdir()
-    shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", images)
-    study = write_study(root, images, methods=METHODS, layer="features")
+    (root / "images").mkdir()
+    shutil.copy(STUDY_IMAGES / "n01443537_goldfish.JPEG", root / "images")
+    study = write_study(root, root / "images", methods=METHODS, layer="features")
     study.write_text(study.read_text() + "\n[attribution.rise]\nmasks = 20\n")
-    patch = pytest.MonkeyPatch()
-    patch.setattr(stage_base, "load_model", lambda spec, offline: tiny_loaded_model())
-    try:
-        result = CliRunner().invoke(main, ["build", "--study", str(study)])
-    finally:
-        patch.undo()
-    assert result.exit_code == 0, (result.output, result.exception)
+    build_with_tiny_model(study)
     return json.loads((root / "out" / "results.json").read_text()), root / "site_src", root
 
 
