@@ -94,6 +94,23 @@ batch_size = 30
     return path
 
 
+def build_with_tiny_model(study: Path) -> None:
+    """``xai-report build`` of ``study`` with the tiny test CNN in place of its model (a module-scoped fixture can
+    use no ``monkeypatch``); fails the test on a non-zero exit."""
+    from click.testing import CliRunner
+
+    import xai_report.stage as stage_base
+    from xai_report.cli import main
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(stage_base, "load_model", lambda spec, offline: tiny_loaded_model())
+    try:
+        result = CliRunner().invoke(main, ["build", "--study", str(study)])
+    finally:
+        patch.undo()
+    assert result.exit_code == 0, (result.output, result.exception)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_fingerprints():
     """Tests that fake an edit or an upgrade (monkeypatched versions or fingerprints) leave no cached closure or

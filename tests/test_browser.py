@@ -425,3 +425,45 @@ def test_dark_mode_and_the_single_file_report(served_site, browser, screenshots,
         browser.set_window_size(1400, 1000)
     with capsys.disabled():
         print(f"\nscreenshots: {screenshots}")
+
+
+# -- the method picker (issue 24): a method's pictures hide and come back, the choice is remembered -----------------
+
+def test_the_method_picker_hides_a_method_everywhere_and_the_lightbox_skips_it(served_site, browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, results = served_site
+    first, second = [m["name"] for m in results["attribution"]["methods"]]  # gradcam (CAM), lime (perturbation)
+    page = image_page(base, results)
+    open_page(browser, page)
+    try:
+        box = browser.find_element(By.CSS_SELECTOR, ".xai-picker")
+        assert box.is_displayed()
+        browser.find_element(By.CSS_SELECTOR, f".xai-picker input[data-method='{first}']").click()
+        assert not browser.find_element(By.ID, f"map-{first}").is_displayed()
+        assert not browser.find_element(By.ID, "family-cam").is_displayed()  # its family had no other method
+        assert browser.find_element(By.ID, f"map-{second}").is_displayed()
+        # the lightbox flips from the photo straight to the method still shown
+        browser.find_element(By.CSS_SELECTOR, ".xai-maps a.glightbox").click()
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+        wait_for(lambda: browser.execute_script(
+            "const i = document.querySelector('.glightbox-container .gslide.current img'); return i && i.currentSrc"
+        ).endswith(f"_{second}.jpg"), what="the arrow to skip the hidden method")
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, ".glightbox-container"), what="the lightbox to close")
+        # remembered on the gallery: the method's column and its family's table are gone
+        open_page(browser, f"{base}attribution/gallery/")
+        assert not browser.find_element(By.CSS_SELECTOR, f".xai-picker input[data-method='{first}']").is_selected()
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('article img[data-method]')].filter(i => i.offsetParent).map(i => i.dataset.method)")
+        assert first not in shown and second in shown
+        save_screenshot(browser, screenshots, "gallery-picked")
+        browser.find_element(By.CSS_SELECTOR, ".xai-picker [data-xai-all]").click()
+        assert browser.find_element(By.ID, "family-cam").is_displayed()
+        open_page(browser, page)
+        assert browser.find_element(By.ID, f"map-{first}").is_displayed()
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".xai-maps a.glightbox")) == 3
+        assert console_errors(browser) == []
+    finally:
+        browser.execute_script("window.localStorage.clear()")

@@ -125,7 +125,8 @@ def test_rise_is_selectable_and_on_every_page(tmp_path, image_folder, monkeypatc
     results, site = _build(tmp_path, image_folder, monkeypatch, ("gradcam", "rise", "lime"))
     section = results["attribution"]
     assert [m["name"] for m in section["methods"]] == ["gradcam", "rise", "lime"]
-    assert "RISE" in section["parameters"] and "LIME" in section["parameters"]
+    own = {m["name"]: m for m in section["methods"]}
+    assert own["rise"]["settings"]["Masks"] and own["lime"]["settings"]["Samples"] == "60"
     for record in section["images"]:
         rise = np.load(tmp_path / "out" / record["methods"]["rise"]["map"])
         assert rise.dtype == np.float32 and rise.shape == (32, 32) and np.ptp(rise) > 0

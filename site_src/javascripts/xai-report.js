@@ -8,12 +8,19 @@
  * does not contain every word typed. Above .xai-image-index (the index of all images), a box hides the rows whose
  * text lacks a word typed, a menu keeps the correct or the wrong predictions, and a range keeps the rows whose
  * chosen numeric column (an AUC) lies between two numbers.
+ * Choosing methods: the picker (.xai-picker, one checkbox per method and per family) of the gallery and the image
+ * pages hides the unticked methods' figures and table columns, and a family whose methods are all unticked; the
+ * lightbox then flips through the pictures still shown. The choice (the methods left out) is kept in localStorage
+ * under a key of the site's own address, so it holds on every page of this site and on no other's.
  */
 (function () {
   "use strict";
 
   var NUMBER = /^\s*([+\-\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+\-]?\d+)?)/i;
   var MISSING = /^\s*(|n\/a|\u2014|-)\s*$/i;
+  // The site's root is where this script's folder lies: known only while the script first runs.
+  var SCRIPT = document.currentScript ? document.currentScript.src : "";
+  var HIDDEN_KEY = "xai-report.hidden-methods@" + SCRIPT.replace(/javascripts\/xai-report\.js(\?.*)?$/, "");
 
   function cellKey(cell) {
     var text = cell ? cell.textContent : "";
@@ -143,10 +150,98 @@
     apply();
   }
 
+  function loadHidden() {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(HIDDEN_KEY) || "[]");
+      return Array.isArray(list) ? list.filter(function (m) { return typeof m === "string"; }) : [];
+    } catch (e) {
+      return [];  // storage disabled or a value not ours: show every method
+    }
+  }
+
+  function saveHidden(hidden) {
+    try { window.localStorage.setItem(HIDDEN_KEY, JSON.stringify(hidden)); } catch (e) { /* not remembered */ }
+  }
+
+  function each(root, selector, fn) { Array.prototype.forEach.call(root.querySelectorAll(selector), fn); }
+
+  function hideColumns(table, hidden) {
+    var body = table.tBodies[0];
+    if (!body || !body.rows.length) return;
+    var methodOf = Array.prototype.map.call(body.rows[0].cells, function (cell) {
+      var img = cell.querySelector("img[data-method]");
+      return img ? img.getAttribute("data-method") : null;
+    });
+    if (!methodOf.some(Boolean)) return;
+    Array.prototype.forEach.call(table.rows, function (row) {
+      Array.prototype.forEach.call(row.cells, function (cell, i) {
+        if (methodOf[i]) cell.hidden = hidden.indexOf(methodOf[i]) >= 0;
+      });
+    });
+  }
+
+  function refreshLightbox(scope) {
+    // GLightbox flips through the anchors of class "glightbox": a hidden picture's anchor leaves the set.
+    each(scope, "a.glightbox, a.xai-glightbox-off", function (a) {
+      var off = Boolean(a.closest("[hidden]"));
+      a.classList.toggle("glightbox", !off);
+      a.classList.toggle("xai-glightbox-off", off);
+    });
+    /* global lightbox */
+    if (typeof lightbox !== "undefined" && lightbox && typeof lightbox.getElements === "function") {
+      lightbox.elements = lightbox.getElements();
+    }
+  }
+
+  function picker(box) {
+    if (box.dataset.xaiReady) return;
+    box.dataset.xaiReady = "1";
+    var scope = box.closest("article") || document;
+    var methods = Array.prototype.slice.call(box.querySelectorAll("input[data-method]"));
+    function apply(hidden) {
+      methods.forEach(function (input) { input.checked = hidden.indexOf(input.getAttribute("data-method")) < 0; });
+      each(box, "fieldset[data-family]", function (set) {
+        var own = set.querySelectorAll("input[data-method]");
+        var shown = Array.prototype.filter.call(own, function (i) { return i.checked; }).length;
+        var all = set.querySelector("input[data-family]");
+        all.checked = shown > 0;
+        all.indeterminate = shown > 0 && shown < own.length;
+        each(scope, '.xai-family[data-family="' + set.getAttribute("data-family") + '"]',
+             function (block) { block.hidden = shown === 0; });
+      });
+      each(scope, "figure[data-method]", function (f) { f.hidden = hidden.indexOf(f.getAttribute("data-method")) >= 0; });
+      each(scope, "table", function (t) { hideColumns(t, hidden); });
+      refreshLightbox(scope);
+    }
+    function chosen() {
+      return methods.filter(function (i) { return !i.checked; }).map(function (i) { return i.getAttribute("data-method"); });
+    }
+    box.addEventListener("change", function (event) {
+      var input = event.target;
+      if (input.hasAttribute("data-family")) {
+        each(input.closest("fieldset"), "input[data-method]", function (i) { i.checked = input.checked; });
+      }
+      // methods of other pages stay as they were chosen there
+      var here = methods.map(function (i) { return i.getAttribute("data-method"); });
+      var hidden = loadHidden().filter(function (m) { return here.indexOf(m) < 0; }).concat(chosen());
+      saveHidden(hidden);
+      apply(hidden);
+    });
+    box.querySelector("[data-xai-all]").addEventListener("click", function () {
+      var here = methods.map(function (i) { return i.getAttribute("data-method"); });
+      var hidden = loadHidden().filter(function (m) { return here.indexOf(m) < 0; });
+      saveHidden(hidden);
+      apply(hidden);
+    });
+    box.hidden = false;
+    apply(loadHidden());
+  }
+
   function setup() {
     Array.prototype.forEach.call(document.querySelectorAll("article table"), sortable);
     Array.prototype.forEach.call(document.querySelectorAll(".xai-neurons"), filterable);
     Array.prototype.forEach.call(document.querySelectorAll(".xai-image-index"), rowFilter);
+    Array.prototype.forEach.call(document.querySelectorAll(".xai-picker"), picker);
   }
 
   if (typeof window.document$ !== "undefined" && window.document$.subscribe) {

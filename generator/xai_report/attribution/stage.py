@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterator, Mapping
 
 import torch
 
@@ -89,9 +89,9 @@ class AttributionStage(Stage):
                 "preprocess": model.preprocess.to_dict(),
                 "num_classes": len(model.class_names),
             },
-            "methods": [{"name": m, "title": METHODS[m].title, "citation": METHODS[m].citation} for m in self.cfg.methods],
+            "methods": [method_info(m, self.bound.explainers[m]) for m in self.cfg.methods],
             "target_rule": self.cfg.target,
-            "parameters": settings_shown(self.cfg, self.bound.explainers.values(), self.study.seed),
+            "parameters": settings_shown(self.cfg, self.study.seed),
             "images": images,
             "skipped": skipped,
             "accuracy": across_images.accuracy(images),
@@ -124,12 +124,22 @@ class AttributionStage(Stage):
                                 self.engine.threads_per_worker)
 
 
-def settings_shown(cfg: AttributionConfig, explainers: Iterable[explainer.Explainer], seed: int) -> dict:
-    """Settings shown on the methodology page (strings, so the page can print them as they are)."""
-    params = {"CAM batch size (Ablation-CAM, Score-CAM)": str(cfg.batch_size)}
-    for method in explainers:
-        params.update(method.settings())
-    params["Seed"] = str(seed)
+def method_info(name: str, found: explainer.Explainer) -> dict:
+    """A method's entry in the section's method list: its registry entry's title, citation and family, and its
+    explainer's settings (:meth:`~.methods.explainer.Explainer.settings`), the ``Baseline`` line apart."""
+    entry = METHODS[name]
+    settings = found.settings()
+    info = {"name": name, "title": entry.title, "citation": entry.citation, "family": entry.family,
+            "settings": {k: v for k, v in settings.items() if k != explainer.BASELINE}}
+    if explainer.BASELINE in settings:
+        info["baseline"] = settings[explainer.BASELINE]
+    return info
+
+
+def settings_shown(cfg: AttributionConfig, seed: int) -> dict:
+    """Settings of the whole study shown on the methodology page (strings, so the page can print them as they are);
+    each method's own are in its entry (:func:`method_info`)."""
+    params = {"CAM batch size (Ablation-CAM, Score-CAM)": str(cfg.batch_size), "Seed": str(seed)}
     if cfg.metrics:
         params["Deletion / insertion"] = (f"{cfg.deletion_steps} steps, removed pixels take a Gaussian-blurred copy's "
                                           "values (sigma = shorter side / 8); random baseline: 5 smooth random maps at the "

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from .dataset import DatasetFindings
 from .base import ModelInfo, Preprocess, Record, Skipped
@@ -28,10 +28,29 @@ class TokenLayer(Record):
     """Per method: what ran on it."""
 
 
+FAMILY_TITLES: dict[str, str] = {"cam": "CAM", "gradient": "Gradient", "perturbation": "Perturbation",
+                                 "propagation": "Propagation", "attention": "Attention"}
+"""The method families in the order the pages show them (``Method.family`` of the registry), with their headings."""
+
+
 class MethodInfo(Record):
     name: str
     title: str
     citation: str
+    family: Optional[str] = None
+    """How the method finds its evidence (a key of :data:`FAMILY_TITLES`); the pages group the methods by it."""
+    settings: dict[str, str] = {}
+    """Its parameters as the methodology page shows them (``Explainer.settings()`` less its baseline)."""
+    baseline: Optional[str] = None
+    """What the method compares the image with (its ``Baseline`` setting), for the methods that have one."""
+
+
+class MethodFamily(NamedTuple):
+    """The methods of one family, as the pages group them."""
+
+    key: str
+    title: str
+    methods: list[MethodInfo]
 
 
 class Accuracy(Record):
@@ -136,6 +155,14 @@ class AttributionSection(Record):
     def titles(self) -> dict[str, str]:
         """Method name -> its title."""
         return {m.name: m.title for m in self.methods}
+
+    def families(self) -> list[MethodFamily]:
+        """The methods grouped by family, in :data:`FAMILY_TITLES` order and study order within one; families
+        without a method are left out, methods of an unknown family (or none) come last, as "Other"."""
+        known = [MethodFamily(key, title, [m for m in self.methods if m.family == key])
+                 for key, title in FAMILY_TITLES.items()]
+        other = MethodFamily("other", "Other", [m for m in self.methods if m.family not in FAMILY_TITLES])
+        return [f for f in [*known, other] if f.methods]
 
     def region_methods(self) -> list[str]:
         """The methods whose explanations have regions (their entries carry ``segments``), in study order."""

@@ -64,6 +64,12 @@ def attr(value: object) -> Safe:
     return Safe(re.sub(r"[^\w +\-.,:()%]", "", printable(value).replace("\n", " ")))
 
 
+def html_text(value: object) -> Safe:
+    """Text inside raw HTML, where Markdown does not run (the method picker's labels): HTML-escaped only, so
+    ``Grad-CAM++`` stays as it is and ``<script>`` shows as text."""
+    return Safe(html.escape(printable(value).replace("\n", " ").replace("\r", " "), quote=True))
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -86,5 +92,5 @@ def environment(templates: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(url=url, pct=pct, num=num, code=code, anchor=anchor, attr=attr)
+    env.filters.update(url=url, pct=pct, num=num, code=code, anchor=anchor, attr=attr, html=html_text)
     return env

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from ..config import Study
 from ..paths import TEMPLATES_DIR
@@ -31,14 +31,28 @@ LIBRARIES = ["torch", "torchvision", "grad-cam", "lime", "open_clip_torch", "tim
              "mkdocs", "mkdocs-material", "xai-report"]
 
 
+class MethodCost(NamedTuple):
+    """A method's mean compute seconds per image (None: not measured) over ``n`` measured images."""
+
+    mean: float | None
+    n: int
+
+
+def method_costs(timings: dict, methods: list[str], images: list[str] | None = None) -> dict[str, MethodCost]:
+    """Each method's mean compute seconds per image, from ``timings.json``, over ``images`` (default: every image
+    timed)."""
+    items = (timings.get("attribution") or {}).get("items") or {}
+    timed = [items[i] for i in images if i in items] if images is not None else list(items.values())
+    costs = {}
+    for m in methods:
+        values = [per[m] for per in timed if m in per]
+        costs[m] = MethodCost(sum(values) / len(values) if values else None, len(values))
+    return costs
+
+
 def mean_seconds(timings: dict, methods: list[str]) -> dict[str, float | None]:
     """Mean compute seconds per method over the images, from ``timings.json`` (None: not measured)."""
-    items = timings.get("attribution", {}).get("items", {})
-    means = {}
-    for m in methods:
-        values = [per[m] for per in items.values() if m in per]
-        means[m] = sum(values) / len(values) if values else None
-    return means
+    return {m: cost.mean for m, cost in method_costs(timings, methods).items()}
 
 
 def library_versions() -> dict[str, str]:
@@ -53,7 +67,7 @@ def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
     images = section.images
     methods = section.methods
     titles = section.titles()
-    common = {"att": section, "methods": methods, "images": images, "titles": titles,
+    common = {"att": section, "methods": methods, "families": section.families(), "images": images, "titles": titles,
               "regions": section.region_methods(),
               "neuron_page": links.layer_page(results, section.model.key, section.model.layer),
               "large": scale_site.is_large(section), "thumb": scale_site.thumb_path, "thumb_px": scale_site.THUMB_PX,
@@ -100,8 +114,10 @@ def _neuron_context(record: ImageRecord, labels: dict[int, neurons.UnitLabel], a
 def _summary_pages(results: Results, timings: dict) -> Iterator[Page]:
     yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.dissection),
                                           "attribution_headlines": attribution_text.headlines(results.attribution)})
-    yield Page("methodology/index.md", "methodology.md.j2", {"compute_seconds": _compute_seconds(results.attribution, timings),
-                                                             "versions": library_versions()})
+    section = results.attribution
+    costs = method_costs(timings, [m.name for m in section.methods], [r.id for r in section.images]) if section else {}
+    yield Page("methodology/index.md", "methodology.md.j2", {"compute_seconds": _compute_seconds(section, timings),
+                                                             "method_seconds": costs, "versions": library_versions()})
 
 
 def _compute_seconds(section: AttributionSection | None, timings: dict) -> dict[str, dict[str, float | None]]:

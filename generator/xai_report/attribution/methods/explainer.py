@@ -37,6 +37,9 @@ from .. import overlays
 MAP_FILE = "map.npy"
 OVERLAY_FILE = "overlay.jpg"
 REGIONS_FILE = "regions.npy"
+BASELINE = "Baseline"
+"""The :meth:`Explainer.settings` line that names what a method compares the image with (the methodology page's
+baseline column)."""
 
 
 def extra_file(name: str) -> str:
@@ -144,7 +147,9 @@ class Explainer(ABC):
         return (type(self),)
 
     def settings(self) -> dict[str, str]:
-        """Lines for the methodology page's settings table (name -> value as text)."""
+        """Lines for this method's row of the methodology page (name -> value as text, in the order shown). A method
+        that compares the image with a reference names it in a line keyed :data:`BASELINE` (``"Baseline"``), e.g.
+        ``{"Steps": "50", "Baseline": "black (pixel zeros, then normalised)"}``: the page gives it its own column."""
         return {}
 
     def overlay(self, rgb: np.ndarray, explanation: Explanation) -> bytes:

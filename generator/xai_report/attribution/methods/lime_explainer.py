@@ -205,9 +205,10 @@ class LimeExplainer(Explainer):
 
     def settings(self) -> dict[str, str]:
         lime = self.lime
-        return {"LIME": f"{lime.num_samples} samples, quickshift (kernel {lime.kernel_size}, max_dist {lime.max_dist}, "
-                        f"ratio {lime.ratio}), {lime.num_features} superpixels outlined, hidden superpixels filled "
-                        "with their mean colour"}
+        return {"Samples": str(lime.num_samples),
+                "Superpixels": f"quickshift (kernel {lime.kernel_size}, max_dist {lime.max_dist}, ratio {lime.ratio}); "
+                               f"the {lime.num_features} largest positive weights outlined",
+                "Baseline": "hidden superpixels filled with their mean colour"}
 
     def overlay(self, rgb: np.ndarray, explanation: Explanation) -> bytes:
         """Yellow outlines around the top superpixels."""

@@ -131,6 +131,6 @@ class RiseExplainer(Explainer):
         return {"masks": self.masks, "cells": self.cells, "keep": self.keep, "seed": self.seed}
 
     def settings(self) -> dict[str, str]:
-        return {"RISE": f"{self.masks} random masks of {self.cells}x{self.cells} cells kept with probability "
-                        f"{self.keep}, upsampled bilinearly with a random shift; hidden pixels take the "
-                        "normalisation mean"}
+        return {"Masks": f"{self.masks} random masks of {self.cells}x{self.cells} cells kept with probability "
+                         f"{self.keep}, upsampled bilinearly with a random shift",
+                "Baseline": "hidden pixels take the normalisation mean"}
