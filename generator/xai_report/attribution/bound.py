@@ -24,7 +24,8 @@ from ..stage import load_study_model
 from . import contributions, token_head
 from .methods.explainer import Explainer, Settings
 from .metrics.map_measures import MapMeasures
-from .metrics.plan import MetricPlan, plan as metric_plan
+from .metrics.plan import plan as metric_plan
+from .metrics.planned import MetricPlan
 from .methods.registry import METHODS
 from .metrics.randomisation.randomised import Twin, make_twin
 from .subject import Subject

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .base import Number, Record
-from .dataset import Interval
+from .dataset import Bootstrap, Interval
 
 
 class MetricScore(Record):
@@ -82,6 +82,8 @@ class Sanity(Record):
 class Trust(Record):
     """The data of the "Which method to trust" page."""
 
+    bootstrap: Bootstrap
+    """How the intervals were drawn."""
     aggregation: str
     """How the per-image Kendall taus are aggregated."""
     standing: list[Standing]

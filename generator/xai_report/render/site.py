@@ -84,7 +84,7 @@ def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
             yield Asset(f"assets/figures/{record.id}_curves.png", lambda faith=faith: plots.curves(faith, titles))
         yield Page(f"attribution/images/{record.id}.md", "image.md.j2", {**common, "img": record, **neighbours,
                    **_neuron_context(record, labels, ancestors), "score_metrics": section.metric_catalogue or [],
-                   "score_cells": trust_page.image_scores(record.scores, section.metric_catalogue or [])})
+                   "score_table": trust_page.image_scores(record.scores, section.metric_catalogue or [])})
     yield from trust_page.pages(section, common)
 
 

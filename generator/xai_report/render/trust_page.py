@@ -60,18 +60,39 @@ def pages(section: AttributionSection, common: dict) -> Iterator[Page]:
 
 @dataclass(frozen=True)
 class ScoreCell:
-    """One metric's number beside one map on an image page: the value, or none and why."""
+    """One metric's number beside one map on an image page: the value, or none and the number of the note why."""
 
     value: Optional[float]
-    reason: Optional[str]
+    note: Optional[int] = None
 
 
-def image_scores(scores: Optional[Scores], metrics: list[MetricInfo]) -> dict[str, dict[str, ScoreCell]]:
-    """Method -> metric -> its cell, for an image page's table ({} when the image has no scores)."""
+@dataclass(frozen=True)
+class ScoreTable:
+    """An image page's metric table: method -> one cell per metric (catalogue order), and the notes (1, 2, ...)."""
+
+    cells: dict[str, list[ScoreCell]]
+    notes: list[str]
+
+
+NOT_SCORED = "the metric did not score this method on this image"
+
+
+def image_scores(scores: Optional[Scores], metrics: list[MetricInfo]) -> Optional[ScoreTable]:
+    """The image page's table (None when the image has no scores); each distinct reason is one note."""
     if not scores:
-        return {}
-    out: dict[str, dict[str, ScoreCell]] = {}
+        return None
+    notes: list[str] = []
+    methods = list(dict.fromkeys(m for per in scores.values() for m in per))
+    cells: dict[str, list[ScoreCell]] = {m: [] for m in methods}
     for metric in metrics:
-        for method, score in scores.get(metric.name, {}).items():
-            out.setdefault(method, {})[metric.name] = ScoreCell(score.value, score.reason)
-    return out
+        per = scores.get(metric.name, {})
+        for method in methods:
+            score = per.get(method)
+            if score is not None and score.value is not None:
+                cells[method].append(ScoreCell(score.value))
+                continue
+            reason = score.reason if score is not None and score.reason else NOT_SCORED
+            if reason not in notes:
+                notes.append(reason)
+            cells[method].append(ScoreCell(None, notes.index(reason) + 1))
+    return ScoreTable(cells, notes)

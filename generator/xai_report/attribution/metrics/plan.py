@@ -8,15 +8,12 @@ needs boxes only with ``attribution.boxes``. Every error is one :class:`ConfigEr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pydantic import BaseModel
-
 from ...config import Study
 from ...config.schema import MetricsConfig
 from ...errors import ConfigError
 from ..methods.registry import METHODS
 from .base import Metric
+from .planned import MetricPlan, Planned
 from .registry import METRICS
 
 DEFAULT_PASSES = 32
@@ -25,22 +22,6 @@ DEFAULT_RULE = (f"every registered metric that needs nothing but the maps (or th
 """What ``metrics.run`` unset runs."""
 RERUN_PASSES = 2
 """``metrics.rerun_methods`` unset: the study's methods with at most this many passes (one forward, one backward)."""
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One metric the study runs and its validated parameters."""
-
-    metric: Metric
-    params: BaseModel
-
-
-@dataclass(frozen=True)
-class MetricPlan:
-    """The study's metrics (in ``metrics.run`` order) and the methods that the re-running ones re-run."""
-
-    metrics: tuple[Planned, ...]
-    rerun_methods: tuple[str, ...]
 
 
 def _cheap(metric: Metric, has_boxes: bool) -> bool:

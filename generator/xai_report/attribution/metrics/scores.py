@@ -25,11 +25,10 @@ from ...models.preprocess import Preprocess
 from ...numbers import rounded
 from ...store import Artifact
 from ..methods.explainer import Explainer, Explanation
-from ..methods.registry import METHODS
 from ..inputs import ImageInput
 from ..subject import Subject
 from .base import Metric, MetricInput, Score
-from .plan import MetricPlan, Planned
+from .planned import MetricPlan, Planned
 from .rerun import Rerun
 
 
@@ -82,8 +81,7 @@ def _unscorable(planned: Planned, method: str, settings: ScoreSettings, boxes: B
     if "boxes" in needs and boxes.mask is None:
         return boxes.reason or "the image has no object boxes"
     if "explain" in needs and (method not in settings.plan.rerun_methods or method not in explainers):
-        return (f"re-runs the method, and metrics.rerun_methods leaves {method} out "
-                f"(about {METHODS[method].passes} passes per map)")
+        return f"re-runs the method, and metrics.rerun_methods leaves {method} out"
     return None
 
 

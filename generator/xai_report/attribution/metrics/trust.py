@@ -30,7 +30,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from ...numbers import rounded
-from ..dataset_level import SHORT_LIST, bootstrap_mean
+from ..dataset_level import CONFIDENCE, SHORT_LIST, bootstrap_mean
 
 Values = Mapping[str, Mapping[str, "float | None"]]
 """One image's scores: metric -> method -> value (None: not scored)."""
@@ -93,7 +93,8 @@ def summary(records: list[dict], catalogue: list[dict], methods: list[str], samp
              for a, b in combinations(directions, 2)]
     disagree = sorted(({"id": i, "title": t, "mean_tau": rounded(float(np.mean(list(taus.values()))))}
                        for i, t, taus in per_image if taus), key=lambda d: (d["mean_tau"], d["id"]))[:SHORT_LIST]
-    return {"aggregation": "tau per image, averaged over the images", "standing": standing, "agreement": pairs,
+    return {"bootstrap": {"samples": samples, "seed": seed, "confidence": CONFIDENCE, "kind": "percentile"},
+            "aggregation": "tau per image, averaged over the images", "standing": standing, "agreement": pairs,
             "disagree_most": disagree, "sanity": _sanity(images, directions, methods, samples, seed),
             "curves": curves([r.get("scores") or {} for r in records])}
 

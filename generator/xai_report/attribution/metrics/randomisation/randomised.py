@@ -70,7 +70,7 @@ def twin_maps(cache: ArtifactCache, twin: Twin, layer: str, seed: int, item: Ima
 
 def check(cache: ArtifactCache, twin: Twin, layer: str, seed: int, item: ImageInput, class_index: int,
           trained: dict[str, Artifact]) -> dict:
-    """The twin's maps (:func:`twin_maps`) :func:`compare`\ d with the trained model's."""
+    """The twin's maps (:func:`twin_maps`) compared with the trained model's (:func:`compare`)."""
     found = twin_maps(cache, twin, layer, seed, item, class_index)
     return compare({m: trained[m] for m in twin.explainers}, found, cache.export, item.image_id)
 
