@@ -20,7 +20,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 import torch
 
-from ...cache import ArtifactCache, Computed
+from ...cache import ArtifactCache
 from ...models.preprocess import Preprocess
 from ...numbers import rounded
 from ...store import Artifact
@@ -30,6 +30,7 @@ from ..subject import Subject
 from .base import Metric, MetricInput, Score
 from .planned import MetricPlan, Planned
 from .rerun import Rerun
+from .scoring import scored, stored
 
 
 @dataclass(frozen=True)
@@ -52,19 +53,6 @@ class ScoreSettings:
     seed: int
     batch_size: int
     is_token: bool
-
-
-def scored(compute: Callable, inputs: MetricInput, params, seed: int, found: dict, method: str) -> Computed:
-    """Run a metric's ``compute`` on every method of ``inputs`` (their scores go into ``found``), and return
-    ``method``'s as an artifact's (meta, files)."""
-    found.update(compute(inputs, params, seed))
-    return stored(found.get(method) or Score.absent("the metric gave no score for this method"))
-
-
-def stored(score: Score) -> Computed:
-    """A score as an artifact's (meta, files)."""
-    return {"kind": "metric_score", "value": score.value, "reason": score.reason,
-            "curve": None if score.curve is None else list(score.curve)}, {}
 
 
 def _from_artifact(artifact: Artifact) -> Score:
