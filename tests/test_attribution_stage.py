@@ -24,7 +24,8 @@ def run_tiny(study_file, model_seed=0):
 def test_results_record_and_raw_maps(tmp_path, image_folder):
     study_file = write_study(tmp_path, image_folder, methods=("gradcam", "gradcam++", "lime"), layer="features")
     section, stats = run_tiny(study_file)
-    assert stats.computed == 2 * (1 + 3 + 1) and stats.reused == 0  # predictions, 3 maps, unit maps
+    # predictions, 3 maps, unit maps, the default registry metric (sparseness) on each map
+    assert stats.computed == 2 * (1 + 3 + 1 + 3) and stats.reused == 0
     assert [r["file"] for r in section["images"]] == ["n01443537_goldfish.JPEG", "n07747607_orange.JPEG"]
     record = section["images"][0]
     probs = [p["probability"] for p in record["predictions"]]
@@ -48,15 +49,15 @@ def test_second_build_computes_nothing_and_a_changed_image_only_its_own(tmp_path
     study_file = write_study(tmp_path, image_folder, methods=("gradcam", "lime"), layer="features")
     first, _ = run_tiny(study_file)
     second, stats = run_tiny(study_file)
-    assert stats.computed == 0 and stats.reused == 2 * (1 + 2 + 1)
+    assert stats.computed == 0 and stats.reused == 2 * (1 + 2 + 1 + 2)
     assert second == first
-    # change one image's bytes: only its 4 artifacts are recomputed
+    # change one image's bytes: only its 6 artifacts are recomputed
     from PIL import Image
 
     path = image_folder / "n07747607_orange.JPEG"
     Image.open(path).rotate(90).save(path, format="JPEG")
     third, stats = run_tiny(study_file)
-    assert stats.computed == 4 and stats.reused == 4
+    assert stats.computed == 6 and stats.reused == 6
     assert third["images"][0] == first["images"][0]
     assert third["images"][1]["sha256"] != first["images"][1]["sha256"]
 
@@ -116,6 +117,7 @@ def test_run_stages_writes_results_json(tmp_path, image_folder, monkeypatch):
     summary = run_stages(study)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["study"]["seed"] == 0 and len(results["attribution"]["images"]) == 2
-    assert summary.computed == 6 and "computed 6 artifacts" in summary.line()  # 2 x (predictions, map, unit maps)
+    # 2 x (predictions, map, unit maps, sparseness of the map)
+    assert summary.computed == 8 and "computed 8 artifacts" in summary.line()
     again = run_stages(study)
-    assert again.computed == 0 and again.line().startswith("nothing to compute: reused 6")
+    assert again.computed == 0 and again.line().startswith("nothing to compute: reused 8")

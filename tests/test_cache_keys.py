@@ -72,19 +72,21 @@ def test_editing_one_method_module_recomputes_exactly_that_method(tmp_path, imag
     study = write_study(tmp_path / "study", image_folder, methods=METHOD_NAMES, layer="features")
     generator = package_copy(tmp_path / "repo")
     first = build_with(generator, study)
-    assert first == {"computed": 2 * (1 + len(METHOD_NAMES) + 1), "reused": 0}  # predictions, maps, unit maps
+    # predictions, maps, unit maps, the default registry metric (sparseness) on each map
+    assert first == {"computed": 2 * (1 + 2 * len(METHOD_NAMES) + 1), "reused": 0}
     before = method_keys(tmp_path / "study" / "out")
     assert sorted(before) == sorted(METHOD_NAMES) and all(len(keys) == 2 for keys in before.values())
 
     score_cam = generator / "xai_report" / "attribution" / "methods" / "score_cam.py"
     score_cam.write_text(score_cam.read_text() + "\n# an edit: any change to the source is a new fingerprint\n")
     second = build_with(generator, study)
-    assert second == {"computed": 2, "reused": 2 * (len(METHOD_NAMES) + 1)}, second  # Score-CAM's two maps only
+    # Score-CAM's two maps and their two scores only
+    assert second == {"computed": 4, "reused": 2 * (len(METHOD_NAMES) + 1) + 2 * (len(METHOD_NAMES) - 1)}, second
     after = method_keys(tmp_path / "study" / "out")
     assert after["gradcam"] == before["gradcam"] and after["lime"] == before["lime"]
     assert len(after["scorecam"] - before["scorecam"]) == 2
 
-    assert build_with(generator, study) == {"computed": 0, "reused": 2 * (1 + len(METHOD_NAMES) + 1)}
+    assert build_with(generator, study) == {"computed": 0, "reused": 2 * (1 + 2 * len(METHOD_NAMES) + 1)}
 
 
 def run_stage(study_file: Path) -> tuple[dict, AttributionStage]:
@@ -100,7 +102,7 @@ def run_stage(study_file: Path) -> tuple[dict, AttributionStage]:
 def test_a_changed_library_version_recomputes_what_calls_it(tmp_path, image_folder, monkeypatch, library, recomputed):
     study = write_study(tmp_path, image_folder, methods=METHOD_NAMES, layer="features")
     first, stage = run_stage(study)
-    assert stage.stats.computed == 2 * (1 + len(METHOD_NAMES) + 1)
+    assert stage.stats.computed == 2 * (1 + 2 * len(METHOD_NAMES) + 1)  # as above: with sparseness per map
     before = method_keys(tmp_path / "out")
 
     real = fingerprint.library_version
@@ -108,7 +110,8 @@ def test_a_changed_library_version_recomputes_what_calls_it(tmp_path, image_fold
                         lambda name: "99.0-test" if name == library else real(name))
     fingerprint.clear_caches()
     second, stage = run_stage(study)
-    assert stage.stats.computed == 2 * len(recomputed), (library, stage.stats)
+    # the recomputed maps and their scores (a score's key holds its map's)
+    assert stage.stats.computed == 2 * len(recomputed) * 2, (library, stage.stats)
     after = method_keys(tmp_path / "out")
     for name in METHOD_NAMES:
         changed = after[name] != before[name]

@@ -116,7 +116,7 @@ def test_an_old_results_json_is_one_line_naming_the_file_and_the_field(tmp_path,
     assert "xai-report build" in message and "\n" not in message
     del old["schema_version"]  # a results.json written before the schema was versioned
     (study.output_path / RESULTS_FILE).write_text(json.dumps(old))
-    with pytest.raises(XaiReportError, match=r"results.json: schema_version None \(this xai-report reads 1\); run"):
+    with pytest.raises(XaiReportError, match=r"results.json: schema_version None \(this xai-report reads 2\); run"):
         load_results(study)
 
 

@@ -50,10 +50,11 @@ def built(tmp_path_factory):
 
 def test_build_then_rebuild_reuses_everything(built):
     root, study, output = built
-    # 2 images x (predictions + 4 methods + metrics + unit maps + 4 methods on the randomised model + map measures)
-    assert "computed 24 artifacts" in output
+    # 2 images x (predictions + 4 methods + metrics + unit maps + 4 methods on the randomised model + map measures
+    # + the default registry metric, sparseness, on the 4 trained and the 4 randomised maps)
+    assert "computed 40 artifacts" in output
     again = CliRunner().invoke(main, ["build", "--study", str(study)])
-    assert again.exit_code == 0 and "nothing to compute: reused 24 cached artifacts" in again.output
+    assert again.exit_code == 0 and "nothing to compute: reused 40 cached artifacts" in again.output
 
 
 def test_results_json_lists_everything(built):

@@ -24,6 +24,8 @@ from ..stage import load_study_model
 from . import contributions, token_head
 from .methods.explainer import Explainer, Settings
 from .metrics.map_measures import MapMeasures
+from .metrics.plan import plan as metric_plan
+from .metrics.planned import MetricPlan
 from .methods.registry import METHODS
 from .metrics.randomisation.randomised import Twin, make_twin
 from .subject import Subject
@@ -59,6 +61,8 @@ class BoundModel:
     measures: MapMeasures
     layout: TokenLayout
     """How the target layer's output lies: a feature map, or tokens put on their patch grid (a dry run)."""
+    plan: MetricPlan = field(default_factory=lambda: MetricPlan((), ()))
+    """The registry metrics the study runs (``[metrics]``, :mod:`.metrics.plan`)."""
     subject: Subject = field(init=False)
     """The model as methods explain it: its module and cache identity."""
     _head: nn.Linear | str | None = field(default=None, init=False)
@@ -121,4 +125,4 @@ def bind(study: Study, device: torch.device, model: LoadedModel | None = None) -
         twin.model_key = on_device(twin.model_key, device)
     measures = MapMeasures(Path(cfg.boxes) if cfg.boxes else None, settings, list(cfg.stability_methods or []),
                            [study.seed + i for i in range(1, cfg.stability_seeds + 1)])
-    return BoundModel(model, device, explainers, twin, measures, layout)
+    return BoundModel(model, device, explainers, twin, measures, layout, metric_plan(study))

@@ -2,7 +2,8 @@
 
 :func:`explain_image` predicts the image's classes, picks the class to explain (``attribution.target``), explains it
 with every method, decomposes the logit into the top units' contributions and draws their maps, runs the
-randomised-model check and (with ``metrics``) the map measures and the faithfulness and agreement metrics. Every
+randomised-model check, (with ``metrics``) the map measures and the faithfulness and agreement metrics, and the
+registry metrics of ``[metrics]`` (:mod:`.metrics.scores`). Every
 step is a cached artifact (:class:`~xai_report.cache.ArtifactCache`), so a second build computes nothing. It reads
 nothing else of the stage: another process holding the same store can run it, with a model from
 :func:`.bound.bind`.
@@ -21,7 +22,7 @@ from ..store import Artifact
 from ..text import image_title
 from ..labels import Label
 from . import contributions, overlays, token_head, unit_maps
-from .metrics import per_image
+from .metrics import per_image, scores
 from .metrics.randomisation import randomised
 from .bound import BoundModel, ImageSettings
 from .methods.explainer import Explanation, exported_entry
@@ -79,6 +80,23 @@ def evaluate(cache: ArtifactCache, bound: BoundModel, settings: ImageSettings, i
     return cache.cached(key, lambda: per_image.metrics(bound.model.module, x, found, class_index, steps, low_res, seed))
 
 
+def registry_scores(cache: ArtifactCache, bound: BoundModel, settings: ImageSettings, item: ImageInput,
+                    class_index: int, artifacts: dict[str, Artifact]) -> dict:
+    """The registry metrics (``[metrics]``) on this image's maps (``scores``) and on the twin's
+    (``randomised_scores``), :func:`.scores.score_image`."""
+    mask, marked, why = bound.measures.box_mask(item)
+    boxes = scores.BoxMask(mask, marked, why)
+    own = scores.ScoreSettings(bound.plan, bound.model.preprocess, bound.device, settings.seed,
+                               bound.measures.settings.batch_size, bound.layout.is_token)
+    found = {"scores": scores.record_of(scores.score_image(cache, own, bound.subject, bound.explainers, item,
+                                                           class_index, artifacts, boxes))}
+    if bound.twin is not None:
+        twin = randomised.twin_maps(cache, bound.twin, settings.layer, settings.seed, item, class_index)
+        found["randomised_scores"] = scores.record_of(scores.score_image(
+            cache, own, bound.twin, bound.twin.explainers, item, class_index, twin, boxes))
+    return found
+
+
 def explain_image(item: ImageInput, bound: BoundModel, settings: ImageSettings, cache: ArtifactCache,
                   step: Step = _no_progress, label: Label | None = None) -> ImageResult:
     """Everything the attribution stage computes for ``item`` (see the module docstring); ``step`` is told of
@@ -114,6 +132,8 @@ def explain_image(item: ImageInput, bound: BoundModel, settings: ImageSettings, 
     if bound.twin is not None:
         record["randomised"] = randomised.check(cache, bound.twin, settings.layer, settings.seed, item, class_index,
                                                 artifacts)
+    if bound.plan.metrics:
+        record.update(registry_scores(cache, bound, settings, item, class_index, artifacts))
     if settings.metrics:
         measured, rerun_seconds = bound.measures.for_image(cache, bound.subject, settings.layer, item, class_index,
                                                            artifacts)

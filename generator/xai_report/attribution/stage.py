@@ -27,7 +27,8 @@ from ..progress import Progress
 from ..stage import Stage
 from ..store import ArtifactStore
 from . import across_images, dataset_level, remote
-from .metrics import map_measures
+from .metrics import map_measures, scores, trust
+from .metrics.plan import plan as metric_plan
 from .metrics.randomisation import randomised
 from .methods import explainer, registry as methods
 from .bound import ImageSettings, bind
@@ -49,6 +50,7 @@ class AttributionStage(Stage):
     def check(cls, study: Study) -> None:
         if study.attribution.enabled:
             methods.check(study.attribution)
+            metric_plan(study)
 
     def __init__(self, study: Study, store: ArtifactStore, model: LoadedModel | None = None,
                  device: torch.device | None = None):
@@ -106,6 +108,11 @@ class AttributionStage(Stage):
             section["dataset"] = dataset_level.summary(rows, self.cfg.methods, self.cfg.bootstrap_samples, self.study.seed)
         if self.bound.twin is not None:
             section["randomised"] = randomised.summary(images)
+        if self.bound.plan.metrics:
+            section["metric_catalogue"] = scores.catalogue(self.bound.plan)
+            if images:
+                section["trust"] = trust.summary(images, section["metric_catalogue"], self.cfg.methods,
+                                                 self.cfg.bootstrap_samples, self.study.seed)
         add_model_notes(section, model, self.bound.layout, self.bound.explainers)
         return section
 

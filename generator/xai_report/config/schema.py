@@ -97,6 +97,31 @@ class AttributionConfig(_Table):
         return table if isinstance(table, dict) else {}
 
 
+class MetricsConfig(_Table):
+    """The ``[metrics]`` table: which metrics of the registry (:mod:`xai_report.attribution.metrics.registry`) score
+    every method's map of every image. Besides the keys below it may hold one table per metric, named after it
+    (``[metrics.sparseness]``): each metric declares and checks its own parameters, so this schema does not list them.
+    Today's measures (``attribution.metrics``) are not these: they keep their own switch."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    run: Optional[list[str]] = None
+    """The metrics to compute; unset: the cheap ones (:data:`xai_report.attribution.metrics.plan.DEFAULT_RULE`),
+    ``[]``: none."""
+    rerun_methods: Optional[list[str]] = None
+    """The methods that the metrics which re-run a method (``needs "explain"``: robustness, randomisation) re-run;
+    unset: the study's methods that take at most one forward and one backward pass (``Method.passes``)."""
+
+    def extra_tables(self) -> dict[str, object]:
+        """The keys this schema does not know (metric tables, or mistakes), as the file gave them."""
+        return dict(self.model_extra or {})
+
+    def metric_table(self, metric: str) -> dict:
+        """The ``[metrics.<metric>]`` table ({} when the file has none)."""
+        table = (self.model_extra or {}).get(metric, {})
+        return table if isinstance(table, dict) else {}
+
+
 class ClipSpec(_Table):
     arch: str = "ViT-B-16"
     pretrained: str = "openai"
@@ -152,6 +177,7 @@ class Study(_Table):
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     dissection: DissectionConfig = Field(default_factory=DissectionConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     # Set by load_study, never read from the file (private attributes are not keys).
     _base_dir: Path = PrivateAttr(default=Path("."))
     _source_file: str = PrivateAttr(default="")

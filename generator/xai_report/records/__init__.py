@@ -15,3 +15,4 @@ from .images import (Agreement, Boxes, Faithfulness, ImageMapMeasures, ImageReco
                      MethodFaithfulness, Metrics, Neurons, PairAgreement, RandomisedMap, RegionAgreement, SeedStability,
                      UnitContribution)
 from .results import SCHEMA_VERSION, Results, StudyHeader
+from .scores import MetricInfo, MetricScore, Trust

@@ -8,6 +8,7 @@ from typing import NamedTuple, Optional, Union
 from .dataset import DatasetFindings
 from .base import ModelInfo, Preprocess, Record, Skipped
 from .images import ImageRecord
+from .scores import MetricInfo, Trust
 
 
 class AttributionModel(ModelInfo):
@@ -151,6 +152,10 @@ class AttributionSection(Record):
     dataset: Optional[DatasetFindings] = None
     """Findings across all images with bootstrap intervals (studies with metrics)."""
     token_layer: Optional[TokenLayer] = None
+    metric_catalogue: Optional[list[MetricInfo]] = None
+    """The registry metrics the study ran (``[metrics]``), in ``metrics.run`` order."""
+    trust: Optional[Trust] = None
+    """"Which method to trust": the metrics over the images (studies with registry metrics)."""
 
     def titles(self) -> dict[str, str]:
         """Method name -> its title."""

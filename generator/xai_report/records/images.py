@@ -7,6 +7,7 @@ from typing import Any, Iterator, Optional
 
 from pydantic import ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
+from .scores import Scores
 from .base import Record
 
 FOLDERS = ("maps/", "overlays/")
@@ -217,6 +218,10 @@ class ImageRecord(Record):
     map_measures: Optional[ImageMapMeasures] = None
     seed_stability: Optional[dict[str, SeedStability]] = None
     metrics: Optional[Metrics] = None
+    scores: Optional[Scores] = None
+    """The registry metrics (``[metrics]``): metric -> method -> score, for the trained model's maps."""
+    randomised_scores: Optional[Scores] = None
+    """The same metrics on the randomised twin's maps (``attribution.randomised_methods``)."""
 
     def files(self) -> list[str]:
         """Every output-relative path this record names (``maps/...``, ``overlays/...``), in order: the photo, each

@@ -9,7 +9,7 @@ from .attribution import AttributionSection
 from .base import Record
 from .dissection import DissectionSection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Raised when a field is renamed, removed or changes meaning (adding an optional field keeps it)."""
 
 

@@ -7,6 +7,7 @@ study's claim ("methods agree on clear images, diverge on ambiguous ones") are w
 from __future__ import annotations
 
 from ..records import AttributionSection, ConfidenceVsAgreement, RandomisedSummary
+from ..records.scores import Sanity
 
 SIGNIFICANCE = 0.05
 """p-value below which a positive confidence-agreement correlation "supports" the claim."""
@@ -74,3 +75,20 @@ def randomised_line(found: dict[str, RandomisedSummary] | None, titles: dict[str
     return ("Sanity check (Adebayo et al., NeurIPS 2018), mean rank correlation between each method's maps for the "
             "trained model and for a copy with re-initialised weights (near 0: the map depends on what the model "
             "learned): " + "; ".join(parts) + ".")
+
+
+def tau_aggregation(aggregation: str) -> str:
+    """How the metric-agreement matrix was made, for the trust page."""
+    return (f"Kendall's tau between the rankings of the methods that two metrics give on one image (1: the same order, "
+            f"-1: the reverse), {aggregation}; each metric's values are oriented so that higher is better first.")
+
+
+def sanity_verdict(sanity: list[Sanity], titles: dict[str, str]) -> str:
+    """Which metrics cannot tell the trained model's maps from the randomised twin's."""
+    if not sanity:
+        return "No randomised twin was explained (attribution.randomised_methods), so no metric's sanity was tested."
+    flagged = [titles.get(s.metric, s.metric) for s in sanity if s.flagged]
+    if not flagged:
+        return "Every metric scores the trained model's maps better than the randomised twin's."
+    return (f"{', '.join(flagged)} cannot tell the trained model's maps from the randomised twin's (the interval of "
+            f"the difference does not lie above 0): read {'its' if len(flagged) == 1 else 'their'} ranking with care.")

@@ -16,7 +16,7 @@ from ..records import AttributionSection, ImageRecord, Results
 from ..results import RESULTS_FILE, load_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
-from . import attribution_text, links, neurons, plots, scale_site
+from . import attribution_text, links, neurons, plots, scale_site, trust_page
 from .claims import claim_verdicts, claims_pages
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
@@ -97,7 +97,9 @@ def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
             faith = record.metrics.faithfulness
             yield Asset(f"assets/figures/{record.id}_curves.png", lambda faith=faith: plots.curves(faith, titles))
         yield Page(f"attribution/images/{record.id}.md", "image.md.j2", {**common, "img": record, **neighbours,
-                   **_neuron_context(record, labels, ancestors)})
+                   **_neuron_context(record, labels, ancestors), "score_metrics": section.metric_catalogue or [],
+                   "score_table": trust_page.image_scores(record.scores, section.metric_catalogue or [])})
+    yield from trust_page.pages(section, common)
 
 
 def _neuron_context(record: ImageRecord, labels: dict[int, neurons.UnitLabel], ancestors: dict[str, list[str]]) -> dict:

@@ -66,6 +66,9 @@ class Method:
     """The method's parameters: validates ``[attribution.<name>]``; needs a ``check()`` for what types cannot say."""
     family: Family = "cam"
     """How it finds its evidence (:data:`Family`)."""
+    passes: int = 2
+    """Model passes (forward and backward) one explanation takes, as an order of magnitude: the metrics that re-run
+    a method re-run by default the methods with at most 2 (one forward, one backward; ``metrics.rerun_methods``)."""
 
     def parameters(self, table: dict) -> BaseModel:
         """The method's table of the study file, validated (one-line :class:`ConfigError` naming the key)."""
@@ -79,7 +82,12 @@ class Method:
 def cam(name: str, title: str, cam_class: type[BaseCAM], citation: str, *, batched: bool = False) -> Method:
     """A registry entry for a ``grad-cam`` CAM class; ``batched``: it runs many forward passes, so
     ``attribution.batch_size`` matters."""
-    return Method(name, title, citation, factory=lambda settings, _params: CamExplainer(cam_class, settings, batched))
+    return Method(name, title, citation, factory=lambda settings, _params: CamExplainer(cam_class, settings, batched),
+                  passes=BATCHED_PASSES if batched else 2)
+
+
+BATCHED_PASSES = 100
+"""A batched CAM's passes (one forward pass per channel or mask, in batches): many."""
 
 
 METHODS: dict[str, Method] = {
@@ -113,9 +121,9 @@ METHODS: dict[str, Method] = {
             batched=True),
         Method("lime", "LIME",
                "Ribeiro, Singh & Guestrin, \"Why Should I Trust You?\": Explaining the Predictions of Any Classifier, KDD 2016",
-               factory=LimeExplainer, params=LimeParams, family="perturbation"),
+               factory=LimeExplainer, params=LimeParams, family="perturbation", passes=1000),
         Method("rise", "RISE", "Petsiuk, Das & Saenko, RISE: Randomized Input Sampling for Explanation of Black-box Models, BMVC 2018", factory=RiseExplainer,
-               params=RiseParams, family="perturbation"),
+               params=RiseParams, family="perturbation", passes=1000),
         Method("lrp", "LRP",
                "Bach et al., On Pixel-Wise Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance "
                "Propagation, PLOS ONE 2015; rules as recommended by Kohlbrenner et al., IJCNN 2020 (zennit)",

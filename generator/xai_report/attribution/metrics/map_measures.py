@@ -96,6 +96,13 @@ class MapMeasures:
 
         return cache.cached(key, compute)
 
+    def box_mask(self, item: ImageInput) -> tuple[np.ndarray | None, list | None, str | None]:
+        """``item``'s boxes in the model's input frame, as the registry metrics take them: the mask (None when there
+        is none), the boxes as cache keys hold them, and why there is no mask."""
+        marked = self.boxes.get(item.path.name)
+        mask, where = self._mask(item, marked)
+        return mask, None if marked is None else marked.to_json(), where.get("absent")
+
     def _mask(self, item: ImageInput, marked: boxes.ImageBoxes | None) -> tuple[np.ndarray | None, dict]:
         """The boxes' input-frame mask and their description, or None and the reason there is none."""
         if self.boxes_file is None:

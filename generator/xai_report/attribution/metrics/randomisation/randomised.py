@@ -61,12 +61,18 @@ def compare(trained: dict[str, Artifact], twin_maps: dict[str, Artifact],
     return out
 
 
+def twin_maps(cache: ArtifactCache, twin: Twin, layer: str, seed: int, item: ImageInput,
+              class_index: int) -> dict[str, Artifact]:
+    """Explain ``class_index`` of ``item`` with the twin's methods on the twin (cached like any explanation, at
+    ``layer``, seeded with ``seed``)."""
+    return {m: explanation(cache, twin, m, e, layer, seed, item, class_index) for m, e in twin.explainers.items()}
+
+
 def check(cache: ArtifactCache, twin: Twin, layer: str, seed: int, item: ImageInput, class_index: int,
           trained: dict[str, Artifact]) -> dict:
-    """Explain ``class_index`` of ``item`` with the twin's methods on the twin (cached like any explanation, at
-    ``layer``, seeded with ``seed``) and :func:`compare` the maps with the trained model's."""
-    twin_maps = {m: explanation(cache, twin, m, e, layer, seed, item, class_index) for m, e in twin.explainers.items()}
-    return compare({m: trained[m] for m in twin.explainers}, twin_maps, cache.export, item.image_id)
+    """The twin's maps (:func:`twin_maps`) compared with the trained model's (:func:`compare`)."""
+    found = twin_maps(cache, twin, layer, seed, item, class_index)
+    return compare({m: trained[m] for m in twin.explainers}, found, cache.export, item.image_id)
 
 
 def summary(images: list[dict]) -> dict:
