@@ -28,3 +28,7 @@ class GuidedGradCamExplainer(CheckedExplainer):
         checked = self.checked(model, x)
         layer = checked.get_submodule(layer_name(model, self.layer))
         return Attributed(self.attr.GuidedGradCam(checked, layer).attribute(x, target=target))
+
+    def implementation(self) -> str:
+        """What runs on the target layer, for the methodology page."""
+        return "captum's GuidedGradCam: Grad-CAM of the layer times Guided Backprop"
