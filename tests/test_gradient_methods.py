@@ -293,3 +293,17 @@ def test_mean_colours_is_limes_hidden_image(lite):
     ours = torch.as_tensor(mean_colours(lite.image.rgb.astype(np.float64), segments), dtype=torch.float32)
     ours = (ours.permute(2, 0, 1)[None] - 0.5) / 0.5
     assert torch.allclose(ours, hidden, atol=1e-6)
+
+
+def test_kernelshap_on_one_superpixel_is_the_whole_drop():
+    """An image quickshift leaves in one piece: its one weight is f(x) - f(hidden), f = the class's probability."""
+    torch.manual_seed(0)
+    case = Case(TinyNet(), Preprocess(resize=40, crop=32, mean=(0.5,) * 3, std=(0.25,) * 3), "features",
+                photo="n07747607_orange.JPEG", tables={})  # quickshift at its defaults: one piece
+    found = case.ours("kernelshap")
+    assert len(found.regions.weights) == 1
+    (segment,) = found.regions.weights
+    hidden = prepare_hidden(case, found.regions.segments)
+    with torch.no_grad():
+        p = torch.softmax(case.module(torch.cat([case.x, hidden])), 1)[:, case.target]
+    assert found.regions.weights[segment] == pytest.approx(float(p[0] - p[1]), abs=1e-6)

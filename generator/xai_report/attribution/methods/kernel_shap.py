@@ -69,13 +69,18 @@ class KernelShapExplainer(CaptumExplainer):
         hidden = normalise(mean_colours(image.rgb.astype(np.float64), segments).astype(np.float32),
                            self.preprocess, x.device)
         mask = torch.as_tensor(segments, dtype=torch.long, device=x.device)[None, None]
+        ids = np.unique(segments)
+        if len(ids) == 1:  # one superpixel: its Shapley value is f(x) - f(hidden) (captum's sampler needs two)
+            with torch.no_grad():
+                scores = torch.softmax(model(torch.cat([x, hidden])), dim=1)[:, target]
+            found = torch.full_like(x, float(scores[0] - scores[1]))
+            return Attributed(found, regions=Regions(segments, {int(ids[0]): float(scores[0] - scores[1])}))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             found = self.attr.KernelShap(lambda t: torch.softmax(model(t), dim=1)).attribute(
                 x, baselines=hidden, target=target, feature_mask=mask, n_samples=self.method.samples,
                 perturbations_per_eval=self.batch_size)
         values = found.detach()[0, 0].double().cpu().numpy()
-        ids = np.unique(segments)
         first = [int(np.flatnonzero(segments.ravel() == s)[0]) for s in ids]
         weights = {int(s): float(values.ravel()[i]) for s, i in zip(ids, first)}
         return Attributed(found, regions=Regions(segments, weights))
