@@ -132,11 +132,16 @@ def _file_module(file: str) -> str:
 
 
 def _attribution_build(tmp_path, image_folder) -> None:
-    study_file = write_study(tmp_path, image_folder, methods=("gradcam", "scorecam", "lime", "rise"),
+    study_file = write_study(tmp_path, image_folder, methods=("gradcam", "scorecam", "lime", "rise", "integratedgradients",
+                                                            "smoothgrad", "expectedgradients", "guidedgradcam",
+                                                            "deeplift", "occlusion", "kernelshap"),
                              layer="features", metrics=True, randomised=True,
                              extra=f'boxes = "{BOXES.as_posix()}"\ndeletion_steps = 4\nstability_methods = ["lime"]\n'
                                    'stability_seeds = 1')
-    study_file.write_text(study_file.read_text() + "\n[attribution.rise]\nmasks = 20\n")
+    study_file.write_text(study_file.read_text() + "\n[attribution.rise]\nmasks = 20\n"
+                          "[attribution.integratedgradients]\nsteps = 4\n[attribution.smoothgrad]\nsamples = 2\n"
+                          "[attribution.expectedgradients]\nsamples = 2\nprobe_images = 2\n"
+                          "[attribution.occlusion]\nwindow = 16\nstride = 16\n[attribution.kernelshap]\nsamples = 8\n")
     study = load_study(study_file)
     AttributionStage(study, ArtifactStore(study.output_path / "store"), model=tiny_loaded_model()).run()
 

@@ -56,6 +56,9 @@ class MethodEntry(Record):
     """LIME: the superpixels outlined on the overlay."""
     score: Optional[float] = None
     """LIME: R^2 of the local linear model."""
+    convergence_delta: Optional[float] = None
+    """Integrated Gradients and DeepLIFT: the completeness gap captum reports, ``Σ map - (f(x) - f(baseline))`` for
+    the explained class's logit ``f`` (0 for an exact attribution)."""
     implementation: Optional[str] = None
     """On a token layer: which implementation ran (ours on the patch grid, or the library's)."""
     layer_layout: Optional[str] = None

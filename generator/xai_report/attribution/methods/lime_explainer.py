@@ -113,6 +113,12 @@ class FastLimeImageExplainer(lime_image.LimeImageExplainer):
         return data, np.concatenate(labels, axis=0)
 
 
+def quickshift(kernel_size: float, max_dist: float, ratio: float, seed: int) -> SegmentationAlgorithm:
+    """LIME's superpixels: the ``lime`` package's quickshift segmentation, called on the HxWx3 float64 image."""
+    return SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist, ratio=ratio,
+                                 random_seed=seed)
+
+
 def explain_lime(
     model: torch.nn.Module,
     rgb: np.ndarray,
@@ -129,8 +135,7 @@ def explain_lime(
 ) -> LimeResult:
     """Explain ``class_index`` for the HxWx3 [0, 1] image ``rgb`` (the exact pixels the model sees); the
     perturbed images are classified on ``device`` (by default the model's)."""
-    segmenter = SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist, ratio=ratio,
-                                      random_seed=seed)
+    segmenter = quickshift(kernel_size, max_dist, ratio, seed)
     explainer = FastLimeImageExplainer(random_state=seed)
     explanation = explainer.explain_instance(
         rgb.astype(np.float64),

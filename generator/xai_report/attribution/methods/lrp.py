@@ -144,6 +144,5 @@ class LrpExplainer(Explainer):
                        "relevance summed over colour channels (signed)"}
 
     def overlay(self, rgb: np.ndarray, explanation: Explanation) -> bytes:
-        # signed overlay: branch grad adds overlays.signed_overlay(rgb, attribution) (diverging, centred on zero);
-        # once merged, call it here. Until then the min-max heatmap, as every other method.
-        return overlays.heatmap_overlay(rgb, explanation.map)
+        """Relevance is signed: drawn centred on zero (red for the class, blue against it)."""
+        return overlays.signed_overlay(rgb, explanation.map)

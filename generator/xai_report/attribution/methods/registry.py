@@ -31,6 +31,17 @@ from .ablation_cam import FastAblationCAM
 from .attention_gradient import GradientAttentionExplainer
 from .attention_rollout import RolloutExplainer
 from .cam import CamExplainer
+from .deeplift import DeepLiftExplainer, DeepLiftParams
+from .expected_gradients import ExpectedGradientsExplainer, ExpectedGradientsParams
+from .gradient_shap import GradientShapExplainer, GradientShapParams
+from .guided_backprop import GuidedBackpropExplainer
+from .guided_gradcam import GuidedGradCamExplainer
+from .input_x_gradient import InputXGradientExplainer
+from .integrated_gradients import IntegratedGradientsExplainer, IntegratedGradientsParams
+from .kernel_shap import KernelShapExplainer, KernelShapParams
+from .occlusion import OcclusionExplainer, OcclusionParams
+from .saliency import SaliencyExplainer
+from .smoothgrad import SmoothGradExplainer, SmoothGradParams
 from .explainer import Explainer, Settings
 from .lime_explainer import LimeExplainer, LimeParams
 from .lrp import LrpExplainer, LrpParams
@@ -134,6 +145,39 @@ METHODS: dict[str, Method] = {
         Method("attentiongrad", "Gradient-weighted attention",
                "Chefer, Gur & Wolf, Generic Attention-model Explainability for Interpreting Bi-Modal and "
                "Encoder-Decoder Transformers, ICCV 2021", factory=GradientAttentionExplainer, family="attention"),
+        # captum 0.9 (the "captum" extra): the gradient and perturbation methods of pixels (:mod:`.captum_adapter`).
+        Method("saliency", "Saliency", "Simonyan, Vedaldi & Zisserman, Deep Inside Convolutional Networks: "
+               "Visualising Image Classification Models and Saliency Maps, ICLR Workshop 2014",
+               factory=SaliencyExplainer, family="gradient"),
+        Method("inputxgradient", "Input x Gradient", "Shrikumar et al., Not Just a Black Box: Learning Important "
+               "Features Through Propagating Activation Differences, 2016", factory=InputXGradientExplainer,
+               family="gradient"),
+        Method("integratedgradients", "Integrated Gradients", "Sundararajan, Taly & Yan, Axiomatic Attribution for "
+               "Deep Networks, ICML 2017", factory=IntegratedGradientsExplainer, params=IntegratedGradientsParams,
+               family="gradient", passes=256),
+        Method("smoothgrad", "SmoothGrad", "Smilkov et al., SmoothGrad: removing noise by adding noise, ICML "
+               "Workshop 2017", factory=SmoothGradExplainer, params=SmoothGradParams, family="gradient",
+               passes=100),
+        Method("gradientshap", "GradientSHAP", "Lundberg & Lee, A Unified Approach to Interpreting Model "
+               "Predictions, NeurIPS 2017 (captum's GradientShap)", factory=GradientShapExplainer,
+               params=GradientShapParams, family="gradient", passes=64),
+        Method("expectedgradients", "Expected Gradients", "Erion et al., Improving performance of deep learning "
+               "models with axiomatic attribution priors and expected gradients, Nature Machine Intelligence 2021",
+               factory=ExpectedGradientsExplainer, params=ExpectedGradientsParams, family="gradient", passes=64),
+        Method("guidedbackprop", "Guided Backprop", "Springenberg et al., Striving for Simplicity: The All "
+               "Convolutional Net, ICLR Workshop 2015", factory=GuidedBackpropExplainer, family="gradient"),
+        Method("guidedgradcam", "Guided Grad-CAM", "Selvaraju et al., Grad-CAM: Visual Explanations from Deep "
+               "Networks via Gradient-based Localization, ICCV 2017", factory=GuidedGradCamExplainer,
+               family="gradient", passes=4),
+        Method("deeplift", "DeepLIFT", "Shrikumar, Greenside & Kundaje, Learning Important Features Through "
+               "Propagating Activation Differences, ICML 2017", factory=DeepLiftExplainer, params=DeepLiftParams,
+               family="gradient"),
+        Method("occlusion", "Occlusion", "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks, "
+               "ECCV 2014", factory=OcclusionExplainer, params=OcclusionParams, family="perturbation",
+               passes=169),
+        Method("kernelshap", "KernelSHAP", "Lundberg & Lee, A Unified Approach to Interpreting Model Predictions, "
+               "NeurIPS 2017 (on LIME's superpixels)", factory=KernelShapExplainer, params=KernelShapParams,
+               family="perturbation", passes=1000),
     ]
 }
 

@@ -6,6 +6,8 @@
 * :func:`salient_drop` -- the class probability after removing the 20 % most vs the 20 % least salient pixels.
 
 Removed pixels take a blurred copy's values (:mod:`.perturbation`); pixel order follows :mod:`.maps`.
+Signed maps (Integrated Gradients, DeepLIFT, ...) are ranked by their signed value, not by |value|: the pixels of
+most evidence *for* the class go first, those of evidence against it last.
 """
 
 from __future__ import annotations
