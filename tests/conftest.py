@@ -65,9 +65,12 @@ def image_folder(tmp_path) -> Path:
 
 
 def write_study(tmp_path: Path, images: Path, methods=("gradcam", "lime"), extra: str = "", model: str | None = None,
-                layer: str = "bn2", metrics: bool = False, randomised: bool = False) -> Path:
+                layer: str = "bn2", metrics: bool = False, randomised: bool = False,
+                scores: str | None = 'run = ["sparseness"]') -> Path:
     """A study file in ``tmp_path`` whose outputs stay in ``tmp_path``. Unlike a user's study, the randomised-model
-    check is off unless ``randomised`` (it doubles every explanation's cost; the tests that need it ask)."""
+    check is off unless ``randomised`` (it doubles every explanation's cost; the tests that need it ask), and the
+    registry's metrics are ``scores`` (the ``[metrics]`` table; None: the study's default set), one pass-free metric
+    unless a test asks for more, so that counts of artifacts do not follow the registry's size."""
     model = model or '[models.m]\nsource = "packaged"\n'
     text = f"""
 title = "test study"
@@ -88,6 +91,7 @@ metrics = {"true" if metrics else "false"}
 [attribution.lime]
 num_samples = 60
 batch_size = 30
+{"" if scores is None else "[metrics]" + chr(10) + scores}
 """
     path = tmp_path / "study.toml"
     path.write_text(text.replace("'", '"'))

@@ -73,7 +73,7 @@ def _study_file(tmp_path, image_folder, metrics: str = ""):
     boxes = tmp_path / "boxes.csv"
     boxes.write_text("file,wnid,x0,y0,x1,y1,object\nn01443537_goldfish.JPEG,n01443537,28,50,298,212,goldfish\n")
     path = write_study(tmp_path, image_folder, methods=("gradcam", "lime"), layer="features", randomised=True,
-                       extra=f'boxes = "{boxes.as_posix()}"\nbootstrap_samples = 200')
+                       extra=f'boxes = "{boxes.as_posix()}"\nbootstrap_samples = 200', scores=None)
     path.write_text(path.read_text() + "\n[metrics]\n" + (metrics or
                     'run = ["sparseness", "box_share", "rerun_gap"]\nrerun_methods = ["gradcam", "lime"]\n'))
     return path
@@ -83,7 +83,7 @@ def _study_file(tmp_path, image_folder, metrics: str = ""):
 
 
 @pytest.mark.parametrize("table, error", [
-    ('run = ["sparsenes"]', "metrics.run: unknown metric 'sparsenes'; allowed: sparseness"),
+    ('run = ["sparsenes"]', "metrics.run: unknown metric 'sparsenes'; allowed: road, "),
     ('run = "sparseness"', "metrics.run: expected list of str"),
     ('rerun_methods = ["rise"]', "metrics.rerun_methods: 'rise' is not in attribution.methods (gradcam, lime)"),
     ('[metrics.sparseness]\nsteps = 3', "unknown key metrics.sparseness.steps; allowed: "),
@@ -102,10 +102,16 @@ def test_a_bad_metrics_table_stops_with_one_line_before_compute(tmp_path, image_
 def test_the_default_plan_is_the_cheap_metrics_and_the_one_pass_methods(tmp_path, image_folder, registered):
     found = plan(load_study(_study_file(tmp_path, image_folder, "\n")))
     # rerun_gap needs a re-run and box_share the boxes (which the study gives): the cheap default takes the latter
-    assert [p.metric.name for p in found.metrics] == ["sparseness", "box_share"]
+    names = [p.metric.name for p in found.metrics]
+    assert "box_share" in names and "rerun_gap" not in names and "sparseness" in names
+    costs = {n: METRICS[n].cost(METRICS[n].params()) for n in names}
+    assert all(c.forward + c.backward <= 32 for c in costs.values()), costs
+    assert all(METRICS[n].needs <= {"boxes"} for n in names)
+    cheap = [n for n, m in METRICS.items() if not m.needs and sum(vars(m.cost(m.params())).values()) <= 32]
+    assert [n for n in names if not METRICS[n].needs] == cheap  # every cheap metric, in the registry's order
     assert found.rerun_methods == ("gradcam",)  # LIME takes about 1000 passes
-    no_boxes = write_study(tmp_path, image_folder, methods=("gradcam", "lime"))
-    assert [p.metric.name for p in plan(load_study(no_boxes)).metrics] == ["sparseness"]
+    no_boxes = write_study(tmp_path, image_folder, methods=("gradcam", "lime"), scores=None)
+    assert [p.metric.name for p in plan(load_study(no_boxes)).metrics] == cheap
     no_boxes.write_text(no_boxes.read_text() + '\n[metrics]\nrun = ["box_share"]\n')
     with pytest.raises(ConfigError, match="box_share needs object boxes; set attribution.boxes"):
         load_study(no_boxes)
