@@ -1,7 +1,7 @@
 """What the benchmarks of the metrics that re-run the method share (``metrics_robustness.py``,
 ``metrics_randomisation.py``): EfficientNet-Lite0 with its packaged weights, study photos, three re-runnable
 methods (input gradient, gradient x input, Grad-CAM at ``bn2`` through ``pytorch_grad_cam``), the adapter that hands
-a method to Quantus as its ``explain_func``, and the timing line.
+a method to Quantus as its ``explain_func`` (the tests', ``tests/rerun_fixtures.py``), and the timing line.
 
 Printed per metric::
 
@@ -25,6 +25,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generator"))  # run from a checkout without installing
+sys.path.insert(0, str(REPO / "tests"))  # the Quantus adapter the tests use
 
 from PIL import Image  # noqa: E402
 from pytorch_grad_cam import GradCAM  # noqa: E402
@@ -33,6 +34,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 from xai_report.attribution.metrics.base import MetricInput  # noqa: E402
 from xai_report.data import prepare  # noqa: E402
 from xai_report.models import load_model  # noqa: E402
+from rerun_fixtures import quantus_explain  # noqa: E402,F401  (re-exported for the two benchmarks)
 
 PHOTOS = ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG")
 
@@ -55,15 +57,6 @@ def gradcam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
 
 
 RUNS = {"gradient": gradient, "gradient_x_input": gradient_x_input, "gradcam": gradcam}
-
-
-def quantus_explain(run):
-    """``run`` as Quantus's ``explain_func`` (a numpy batch in, (N, 1, H, W) out)."""
-    def explain_func(model, inputs, targets, **kwargs):
-        inputs = np.asarray(inputs, dtype=np.float32)
-        maps = [run(model, torch.from_numpy(x[None].copy()), int(t)) for x, t in zip(inputs, targets)]
-        return np.stack(maps)[:, None]
-    return explain_func
 
 
 def images(runs=RUNS) -> list[MetricInput]:
