@@ -186,3 +186,18 @@ def test_study_is_mutable_and_internal_fields_are_not_keys(tmp_path, image_folde
     path.write_text('base_dir = "/"\n' + path.read_text())
     with pytest.raises(ConfigError, match="unknown key base_dir; allowed: title, "):
         load_study(path)
+
+
+def test_first_images_cuts_the_folder_and_refuses_a_negative_count(tmp_path, image_folder):
+    from xai_report.attribution.inputs import load_inputs
+    from xai_report.labels import image_files
+    from xai_report.models.preprocess import Preprocess
+
+    study = write_study(tmp_path, image_folder, extra="first_images = -1")
+    with pytest.raises(ConfigError, match="attribution.first_images: must be 0 .every image. or more"):
+        load_study(study)
+    pre = Preprocess(resize=40, crop=32, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    every, _ = load_inputs(image_folder, pre)
+    first, _ = load_inputs(image_folder, pre, first=1)
+    assert len(every) == len(image_files(image_folder)) == 2
+    assert [i.path for i in first] == [every[0].path]

@@ -49,12 +49,14 @@ def prepared_image(path: Path, sha256: str, preprocess: Preprocess) -> PreparedI
     return prepare(load_rgb(path), preprocess)
 
 
-def load_inputs(folder: Path, preprocess: Preprocess) -> tuple[list[ImageInput], list[dict]]:
-    """Readable images of ``folder``, and a skip record (file + one-line reason) for every unusable one. Each image
-    is decoded once here to check it, and again when the stage reaches it (its pixels are not kept meanwhile)."""
+def load_inputs(folder: Path, preprocess: Preprocess, first: int = 0) -> tuple[list[ImageInput], list[dict]]:
+    """Readable images of ``folder`` (only the first ``first`` files when it is above 0), and a skip record (file +
+    one-line reason) for every unusable one. Each image is decoded once here to check it, and again when the stage
+    reaches it (its pixels are not kept meanwhile)."""
     folder_labels(folder)  # a malformed labels.csv stops the build here, before any compute
     inputs, skipped, seen = [], [], {}
-    for path in image_files(folder):  # with ImageFolder class subfolders
+    files = image_files(folder)  # with ImageFolder class subfolders
+    for path in files[:first] if first > 0 else files:
         image_id = slugify(path.stem)
         if image_id in seen:
             skipped.append({"file": path.name, "reason": f"its page name {image_id!r} is taken by {seen[image_id]}; rename one"})

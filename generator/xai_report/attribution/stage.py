@@ -64,7 +64,7 @@ class AttributionStage(Stage):
     def run(self) -> dict:
         start = time.perf_counter()
         model = self.bound.model
-        inputs, skipped = load_inputs(Path(self.cfg.images), model.preprocess)
+        inputs, skipped = load_inputs(Path(self.cfg.images), model.preprocess, self.cfg.first_images)
         labels = true_labels(Path(self.cfg.images), [i.path for i in inputs], model.class_names, model.wnids,
                              self.cfg.labels)  # an unknown label stops here, before any compute
         images = []

@@ -55,6 +55,8 @@ def validate(study: Study) -> None:
         for name in ("batch_size", "deletion_steps", "bootstrap_samples"):
             if getattr(att, name) < 1:
                 raise ConfigError(f"attribution.{name}: must be at least 1")
+        if att.first_images < 0:
+            raise ConfigError("attribution.first_images: must be 0 (every image) or more")
         for m in att.stability_methods:
             if m not in att.methods:
                 raise ConfigError(f"attribution.stability_methods: {m!r} is not in attribution.methods ({', '.join(att.methods)})")

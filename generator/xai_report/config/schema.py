@@ -65,6 +65,8 @@ class AttributionConfig(_Table):
     enabled: bool = True
     model: str = ""
     images: str = "data/images"
+    first_images: int = 0
+    """Explain only the first N images of ``images`` by file name (a cut of a large folder); 0: all of them."""
     layer: str = "layer4[-1]"
     target: Union[str, int] = "predicted"
     methods: list[str] = Field(default_factory=lambda: ["gradcam", "ablationcam", "scorecam", "lime"])
