@@ -18,11 +18,13 @@ from xai_report.attribution import dataset_level
 from xai_report.attribution.metrics import trust
 from xai_report.config import load_study
 from xai_report.records import Results
-from xai_report.render import metric_plots, trust_page
+from xai_report.render import metric_plots, plots, trust_page
 from xai_report.render.site import render_site
 
 from records_fill import filled
 
+TINY_PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
+            b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
 METHODS = {"gradcam": "Grad-CAM", "lime": "LIME", "rise": "RISE"}
 CATALOGUE = [
     {"name": "sparseness", "title": "Sparseness", "family": "complexity", "higher_is_better": True},
@@ -75,7 +77,8 @@ def _results(n: int) -> dict:
     return filled({"study": {"title": "Trust", "seed": 0}, "attribution": att}).model_dump(mode="json", by_alias=True)
 
 
-def _site(root: Path, n: int) -> Path:
+def _site(root: Path, n: int, figures: bool = True) -> Path:
+    """A rendered site of ``n`` hand-made images (``figures``: draw the metric figures, else stand-ins)."""
     out = root / "out"
     value = _results(n)
     for record in value["attribution"]["images"]:
@@ -87,7 +90,13 @@ def _site(root: Path, n: int) -> Path:
     (root / "study.toml").write_text('title = "Trust"\noutput_dir = "out"\nsite_dir = "docs"\n[models.m]\n'
                                      'source = "packaged"\n[attribution]\nmodel = "m"\nimages = "images"\n')
     study = load_study(root / "study.toml")
-    render_site(study)
+    with pytest.MonkeyPatch.context() as patch:  # the image pages' own curves are not these pages' business
+        patch.setattr(plots, "curves", lambda *args: TINY_PNG)
+        for name in ([] if figures else ["forest", "standing", "sanity", "curves", "distributions"]):
+            patch.setattr(metric_plots, name, lambda *args, **kwargs: TINY_PNG)
+        if not figures:
+            patch.setattr(plots, "agreement_matrix", lambda *args, **kwargs: TINY_PNG)
+        render_site(study)
     return study.site_path
 
 
@@ -128,8 +137,9 @@ def test_trust_page_leads_with_figures_and_has_a_row_per_method(small):
 def test_home_page_opens_with_the_verdict_figure(small):
     home = (small / "index.md").read_text()
     first = [line for line in home.splitlines() if line.strip()][1]
-    assert first.startswith("![Which method to trust") and "assets/figures/trust_standing.png" in first
-    assert "Faithfulness (ROAD):" in home and "ranks first" in home or "rank first" in home
+    assert first.startswith('<figure class="xai-figure"><picture>') and 'src="assets/figures/trust_standing.png"' in first
+    assert 'srcset="assets/figures/trust_standing_narrow.png"' in first and 'alt="Which method to trust' in first
+    assert "Faithfulness \\(ROAD\\):" in home and re.search(r"rank(s)? first on 1 of 1", home)
     _links_resolve(small, "index.md")
     assert "nan" not in home.lower()
 
@@ -153,14 +163,14 @@ def test_a_study_without_metrics_keeps_a_home_page_without_a_figure(tmp_path):
     assert pages[0].context["trust"] is None
 
 
-def test_figures_are_deterministic():
-    results = Results.model_validate(_results(6))
-    v = trust_page.view(results.attribution)
-    first = [a.make() for a in trust_page.figures(v)]
-    again = [a.make() for a in trust_page.figures(trust_page.view(results.attribution))]
-    assert first == again and all(f.startswith(b"\x89PNG") for f in first) and len(first) == 4
-    panels = [("a", False, {"x": [1.0, 2.0], "y": []})]
-    assert metric_plots.distributions(panels) == metric_plots.distributions(panels)
+def test_figures_are_deterministic(small):
+    """A second drawing of the same records gives the bytes the build wrote."""
+    results = Results.model_validate_json((small.parent / "out" / "results.json").read_text())
+    assets = {a.path: a for a in trust_page.figures(trust_page.view(results.attribution))}
+    assert set(assets) == set(trust_page.FIGURES.values())
+    for path in (trust_page.FIGURES["standing"], trust_page.FIGURES["sanity"]):
+        assert assets[path].make() == (small / path).read_bytes()
+    assert all((small / p).read_bytes().startswith(b"\x89PNG") for p in assets)
 
 
 def test_mkdocs_strict_builds_the_pages(small):
@@ -173,7 +183,7 @@ def test_mkdocs_strict_builds_the_pages(small):
 
 
 def test_a_large_studys_findings_show_thumbnails(tmp_path):
-    site = _site(tmp_path, 52)
+    site = _site(tmp_path, 52, figures=False)
     page = (site / "attribution" / "findings.md").read_text()
     assert "assets/thumbs/" in page and "assets/overlays/" not in page
     _links_resolve(site, "attribution/findings.md")

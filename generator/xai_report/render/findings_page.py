@@ -19,7 +19,10 @@ from .pages import Asset, Page
 
 PAGE = "attribution/findings.md"
 FIGURES = {"distributions": "assets/figures/findings_distributions.png",
-           "beats_random": "assets/figures/findings_beats_random.png"}
+           "distributions_narrow": "assets/figures/findings_distributions_narrow.png",
+           "beats_random": "assets/figures/findings_beats_random.png",
+           "beats_random_narrow": "assets/figures/findings_beats_random_narrow.png"}
+"""Site paths of the page's figures, each with a one-panel-a-row copy for narrow screens."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,14 @@ def pages(section: AttributionSection, common: dict) -> Iterator[Page | Asset]:
     panels = _distribution_panels(section)
     shown = {}
     if panels:
-        shown["distributions"] = FIGURES["distributions"]
+        shown.update(distributions=FIGURES["distributions"], distributions_narrow=FIGURES["distributions_narrow"])
         yield Asset(FIGURES["distributions"], lambda: metric_plots.distributions(panels))
+        yield Asset(FIGURES["distributions_narrow"], lambda: metric_plots.distributions(panels, metric_plots.NARROW))
     if d.methods:
         shares = [Panel(f"Beats a random map, {kind}", True,
                         [(titles[r.method], getattr(r, f"beats_random_{kind}")) for r in d.methods], percent=True)
                   for kind in ("deletion", "insertion")]
-        shown["beats_random"] = FIGURES["beats_random"]
+        shown.update(beats_random=FIGURES["beats_random"], beats_random_narrow=FIGURES["beats_random_narrow"])
         yield Asset(FIGURES["beats_random"], lambda: metric_plots.forest(shares, reference=50.0))
+        yield Asset(FIGURES["beats_random_narrow"], lambda: metric_plots.forest(shares, 50.0, metric_plots.NARROW))
     yield Page(PAGE, "findings.md.j2", {**common, "figures": shown, "look": look_here_first(section)})

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from matplotlib.ticker import MaxNLocator
+
 from ..records import MetricInfo
 from ..records.dataset import Interval
 from .plots import PALETTE, plt, png
@@ -18,7 +20,8 @@ from .plots import PALETTE, plt, png
 FAMILIES = ["faithfulness", "robustness", "localisation", "complexity", "randomisation", "axiomatic"]
 """The order of the metric families (Quantus's six), others after them by name."""
 COLUMNS = 3
-"""Panels per row: at 1400 px each is about 450 px wide; at 400 px the figure is scaled and stays legible."""
+"""Panels per row of the wide figures; the narrow screens' copy (:data:`NARROW`) has one panel a row."""
+NARROW = 1
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,8 @@ def _finite(x: Optional[float]) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def _grid(count: int, row_height: float):
-    cols = min(COLUMNS, count)
+def _grid(count: int, row_height: float, columns: int = COLUMNS):
+    cols = min(columns, count)
     rows = math.ceil(count / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, row_height * rows), squeeze=False)
     for ax in axes.flat[count:]:
@@ -59,11 +62,11 @@ def _direction(ax, higher_is_better: bool, percent: bool = False) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def forest(panels: list[Panel], reference: Optional[float] = None) -> bytes:
+def forest(panels: list[Panel], reference: Optional[float] = None, columns: int = COLUMNS) -> bytes:
     """One panel per entry: each method's mean as a dot with its interval as a bar (missing: "n/a" at the axis);
     ``reference``: a vertical line (e.g. 0 for a difference)."""
-    height = 0.9 + 0.32 * max(len(p.rows) for p in panels)
-    fig, axes = _grid(len(panels), height)
+    height = 1.1 + 0.36 * max(len(p.rows) for p in panels)
+    fig, axes = _grid(len(panels), height, columns)
     for ax, panel in zip(axes, panels):
         scale = 100.0 if panel.percent else 1.0
         labels = [title for title, _ in panel.rows]
@@ -78,9 +81,9 @@ def forest(panels: list[Panel], reference: Optional[float] = None) -> bytes:
             ax.plot([s.mean * scale], [y], "o", color=colour, markersize=5)
         if reference is not None:
             ax.axvline(reference, color="grey", linestyle=":", linewidth=1)
-        ax.set_yticks(ys, labels, fontsize=8)
+        ax.set_yticks(ys, labels, fontsize=9)
         ax.set_ylim(-0.6, len(labels) - 0.4)
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_title(panel.title, fontsize=10)
         ax.tick_params(axis="x", labelsize=7)
         _direction(ax, panel.higher_is_better, panel.percent)
     fig.tight_layout()
@@ -88,12 +91,12 @@ def forest(panels: list[Panel], reference: Optional[float] = None) -> bytes:
 
 
 def standing(metrics: list[MetricInfo], methods: list[tuple[str, str]],
-             cells: dict[str, dict[str, Interval]]) -> bytes:
+             cells: dict[str, dict[str, Interval]], columns: int = COLUMNS) -> bytes:
     """Each method's mean and interval on each metric, the metrics grouped by family (the verdict as a picture)."""
     panels = [Panel(f"{m.family.capitalize()}: {m.title}", m.higher_is_better,
                     [(title, cells.get(m.name, {}).get(name)) for name, title in methods])
               for m in family_order(metrics)]
-    return forest(panels)
+    return forest(panels, columns=columns)
 
 
 def sanity(rows: list[tuple[str, Interval, bool]]) -> bytes:
@@ -129,6 +132,7 @@ def curves(per_method: dict[str, dict[str, list[Optional[float]]]], metric_title
             ax.plot([i for i, _ in points], [v for _, v in points], "o-", color=colour, markersize=3,
                     label=metric_titles.get(metric, metric))
         ax.set_title(title, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layers randomised, top to bottom", fontsize=8)
         ax.set_ylabel("similarity to the trained map", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -138,11 +142,11 @@ def curves(per_method: dict[str, dict[str, list[Optional[float]]]], metric_title
     return png(fig)
 
 
-def distributions(panels: list[tuple[str, bool, dict[str, list[float]]]]) -> bytes:
+def distributions(panels: list[tuple[str, bool, dict[str, list[float]]]], columns: int = COLUMNS) -> bytes:
     """One panel per metric (title, higher is better, method title -> its finite per-image values): a box per
     method (median, quartiles, 1.5 IQR whiskers, outliers as small dots)."""
-    height = 0.9 + 0.32 * max(len(values) for _, _, values in panels)
-    fig, axes = _grid(len(panels), height)
+    height = 1.1 + 0.36 * max(len(values) for _, _, values in panels)
+    fig, axes = _grid(len(panels), height, columns)
     for ax, (title, higher, values) in zip(axes, panels):
         labels = list(values)
         data = [values[k] if values[k] else [float("nan")] for k in labels]
@@ -152,8 +156,8 @@ def distributions(panels: list[tuple[str, bool, dict[str, list[float]]]]) -> byt
             patch.set_facecolor(PALETTE(i % 10))
             patch.set_alpha(0.6)
         ax.set_yticks(range(1, len(labels) + 1), labels[::-1], fontsize=8)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
         _direction(ax, higher)
     fig.tight_layout()
     return png(fig)

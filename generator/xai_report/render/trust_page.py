@@ -17,7 +17,8 @@ from . import attribution_text, metric_plots, plots, scale_site
 from .pages import Asset, Page
 
 PAGE = "attribution/trust.md"
-FIGURES = {"standing": "assets/figures/trust_standing.png", "agreement": "assets/figures/trust_agreement.png",
+FIGURES = {"standing": "assets/figures/trust_standing.png", "standing_narrow": "assets/figures/trust_standing_narrow.png",
+           "agreement": "assets/figures/trust_agreement.png",
            "sanity": "assets/figures/trust_sanity.png", "curves": "assets/figures/trust_curves.png"}
 """Site paths of the page's figures (the home page shows ``standing`` too)."""
 
@@ -72,7 +73,7 @@ def view(section: AttributionSection) -> TrustView:
     large = scale_site.is_large(section)
     disagree = [Thumb(d.id, d.title, scale_site.picture(records[d.id], "photo", large), d.mean_tau)
                 for d in trust.disagree_most if d.id in records]
-    shown = {"standing": bool(cells), "agreement": len(metrics) > 1, "sanity": bool(sanity),
+    shown = {"standing": bool(cells), "standing_narrow": bool(cells), "agreement": len(metrics) > 1, "sanity": bool(sanity),
              "curves": any(trust.curves.values())}
     methods = [(m.name, titles[m.name]) for m in section.methods]
     return TrustView(trust, metrics, methods, cells, tau, sanity, disagree,
@@ -87,6 +88,8 @@ def figures(v: TrustView) -> Iterator[Asset]:
     titles = dict(v.methods)
     if "standing" in v.figures:
         yield Asset(FIGURES["standing"], lambda: metric_plots.standing(v.metrics, v.methods, v.cells))
+        yield Asset(FIGURES["standing_narrow"], lambda: metric_plots.standing(v.metrics, v.methods, v.cells,
+                                                                              columns=metric_plots.NARROW))
     if "agreement" in v.figures:
         means = {a: {b: (t.mean if t is not None else (1.0 if a == b else None)) for b, t in row.items()}
                  for a, row in v.tau.items()}
