@@ -124,10 +124,12 @@ def test_trust_page_leads_with_figures_and_has_a_row_per_method(small):
     table = page.split("## Methods and metrics")[1].split("| Metric | Family")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert [r.split(" | ")[0][2:] for r in rows[1:]] == list(METHODS.values())
-    header = rows[0]  # metrics grouped by family: faithfulness, complexity, randomisation
-    assert header.index("ROAD") < header.index("Sparseness") < header.index("MPRT") and "ROAD ↓" in header
+    header = rows[0]  # the catalogue's order (the figure groups them by family)
+    assert header.index("Sparseness") < header.index("ROAD") < header.index("MPRT") and "ROAD ↓" in header
+    home = (small / "index.md").read_text()  # the verdict lines go by family: faithfulness first
+    assert home.index("Faithfulness \\(ROAD\\)") < home.index("Complexity \\(Sparseness\\)")
     assert "| LIME |" in page and "(rank " in page
-    assert "—" in rows[3]  # RISE has no ROAD value on any image: a dash, not a number
+    assert rows[3].split(" | ")[2] == "—"  # RISE has no ROAD value on any image: a dash, not a number
     targets = _links_resolve(small, "attribution/trust.md")
     assert sum(t.startswith("images/") for t in targets) >= 2  # the disagreeing images, each a thumbnail and a link
     assert "assets/overlays/" in page and 'class="xai-thumb-row"' in page
@@ -137,8 +139,9 @@ def test_trust_page_leads_with_figures_and_has_a_row_per_method(small):
 def test_home_page_opens_with_the_verdict_figure(small):
     home = (small / "index.md").read_text()
     first = [line for line in home.splitlines() if line.strip()][1]
-    assert first.startswith('<figure class="xai-figure"><picture>') and 'src="assets/figures/trust_standing.png"' in first
-    assert 'srcset="assets/figures/trust_standing_narrow.png"' in first and 'alt="Which method to trust' in first
+    second = [line for line in home.splitlines() if line.strip()][2]
+    assert first.startswith("![Which method to trust") and "(assets/figures/trust_standing.png){ .xai-fig-wide" in first
+    assert "(assets/figures/trust_standing_narrow.png){ .xai-fig-narrow" in second
     assert "Faithfulness \\(ROAD\\):" in home and re.search(r"rank(s)? first on 1 of 1", home)
     _links_resolve(small, "index.md")
     assert "nan" not in home.lower()

@@ -48,7 +48,7 @@ def _finite(x: Optional[float]) -> bool:
 def _grid(count: int, row_height: float, columns: int = COLUMNS):
     cols = min(columns, count)
     rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, row_height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, row_height * rows), squeeze=False)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:count])
@@ -155,7 +155,10 @@ def distributions(panels: list[tuple[str, bool, dict[str, list[float]]]], column
         for i, patch in enumerate(parts["boxes"][::-1]):
             patch.set_facecolor(PALETTE(i % 10))
             patch.set_alpha(0.6)
-        ax.set_yticks(range(1, len(labels) + 1), labels[::-1], fontsize=8)
+        for y, k in enumerate(labels[::-1], start=1):
+            if not values[k]:
+                ax.text(0.02, y, "n/a", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="grey")
+        ax.set_yticks(range(1, len(labels) + 1), labels[::-1], fontsize=9)
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
         _direction(ax, higher)

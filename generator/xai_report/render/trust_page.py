@@ -36,7 +36,7 @@ class Thumb:
 
 @dataclass(frozen=True)
 class TrustView:
-    """What the page shows: the metrics (grouped by family), the methods (study order, with titles) and the
+    """What the page shows: the metrics (catalogue order; the figures group them by family), the methods (study order, with titles) and the
     numbers."""
 
     trust: Trust
@@ -60,7 +60,7 @@ class TrustView:
 def view(section: AttributionSection) -> TrustView:
     """The page's context from the attribution section (which has ``trust`` and ``metric_catalogue``)."""
     trust = section.trust
-    metrics = metric_plots.family_order(section.metric_catalogue or [])
+    metrics = list(section.metric_catalogue or [])
     titles = section.titles()
     tau: dict[str, dict[str, Optional[Interval]]] = {a.name: {b.name: None for b in metrics} for a in metrics}
     for pair in trust.agreement:
@@ -80,7 +80,7 @@ def view(section: AttributionSection) -> TrustView:
                      {k: FIGURES[k] for k, on in shown.items() if on},
                      {"aggregation": attribution_text.tau_aggregation(trust.aggregation),
                       "sanity": attribution_text.sanity_verdict(trust.sanity, metric_titles)},
-                     attribution_text.family_leaders(metrics, cells, titles))
+                     attribution_text.family_leaders(metric_plots.family_order(metrics), cells, titles))
 
 
 def figures(v: TrustView) -> Iterator[Asset]:
