@@ -45,7 +45,7 @@ def _record(i: int, rng) -> dict:
               "mprt": {m: {"value": float(rng.uniform(0, 1)),
                            "curve": [1.0, float(rng.uniform(0.3, 0.9)), float(rng.uniform(0, 0.3))]}
                        for m in METHODS}}
-    scores["road"]["rise"] = {"value": None, "reason": "the metric gave nan"}
+    scores["road"]["rise"] = {"value": None, "reason": "the metric gave no finite number"}
     twin = {k: {m: {"value": (s["value"] - 0.3 if s["value"] is not None else None)} for m, s in per.items()}
             for k, per in scores.items()}
     correct = i % 5 != 0
@@ -120,7 +120,8 @@ def test_trust_page_leads_with_figures_and_has_a_row_per_method(small):
     page = (small / "attribution" / "trust.md").read_text()
     figures = [f for f in trust_page.FIGURES.values() if f in page]
     assert figures == list(trust_page.FIGURES.values())  # standing, agreement, sanity, curves
-    assert page.index("trust_standing.png") < page.index("## Methods and metrics")
+    after_title = [line for line in page.split("# Which method to trust")[1].splitlines() if line.strip()]
+    assert after_title[0].startswith("![") and "trust_standing.png" in after_title[0]  # the picture before any text
     table = page.split("## Methods and metrics")[1].split("| Metric | Family")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert [r.split(" | ")[0][2:] for r in rows[1:]] == list(METHODS.values())
@@ -194,3 +195,8 @@ def test_a_large_studys_findings_show_thumbnails(tmp_path):
     assert trust_md.count("assets/thumbs/") == len(Results.model_validate_json(
         (tmp_path / "out" / "results.json").read_text()).attribution.trust.disagree_most)
     assert "nan" not in page.lower() and "nan" not in trust_md.lower()
+
+
+def test_no_page_shows_nan_or_inf(small):
+    for page in small.rglob("*.md"):
+        assert not re.search(r"\b(nan|inf)\b", page.read_text(), re.IGNORECASE), page

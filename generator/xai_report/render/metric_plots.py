@@ -55,6 +55,7 @@ def _grid(count: int, row_height: float, columns: int = COLUMNS):
 
 
 def _direction(ax, higher_is_better: bool, percent: bool = False) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     if not higher_is_better:
         ax.invert_xaxis()
     ax.set_xlabel(("higher" if higher_is_better else "lower") + " is better  \u2192" + (" (%)" if percent else ""),

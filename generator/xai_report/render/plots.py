@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 PALETTE = plt.get_cmap("tab10")
+matplotlib.rcParams["text.parse_math"] = False  # a "$" in a title is text, never mathtext
 
 
 def png(fig) -> bytes:
