@@ -7,7 +7,7 @@ study's claim ("methods agree on clear images, diverge on ambiguous ones") are w
 from __future__ import annotations
 
 from ..records import AttributionSection, ConfidenceVsAgreement, RandomisedSummary
-from ..records.scores import Sanity
+from ..records.scores import MetricInfo, RankedInterval, Sanity
 
 SIGNIFICANCE = 0.05
 """p-value below which a positive confidence-agreement correlation "supports" the claim."""
@@ -92,3 +92,34 @@ def sanity_verdict(sanity: list[Sanity], titles: dict[str, str]) -> str:
         return "Every metric scores the trained model's maps better than the randomised twin's."
     return (f"{', '.join(flagged)} cannot tell the trained model's maps from the randomised twin's (the interval of "
             f"the difference does not lie above 0): read {'its' if len(flagged) == 1 else 'their'} ranking with care.")
+
+
+def family_leaders(metrics: list[MetricInfo], cells: dict[str, dict[str, RankedInterval]],
+                   titles: dict[str, str]) -> list[str]:
+    """Per metric family (in ``metrics`` order), the methods ranked first on the most of its metrics (ranks tie
+    where intervals overlap), e.g. "Faithfulness (2 metrics): Grad-CAM ranks first on 2 of 2"."""
+    families: dict[str, list[MetricInfo]] = {}
+    for m in metrics:
+        families.setdefault(m.family, []).append(m)
+    lines = []
+    for family, members in families.items():
+        firsts = {method: sum(1 for m in members if _rank(cells, m.name, method) == 1)
+                  for method in titles}
+        best = max(firsts.values(), default=0)
+        names = ", ".join(m.title for m in members)
+        if best == 0:
+            lines.append(f"{family.capitalize()} ({names}): no method has a rank")
+            continue
+        leaders = [titles[k] for k, v in firsts.items() if v == best]
+        lines.append(f"{family.capitalize()} ({names}): {_and(leaders)} {'ranks' if len(leaders) == 1 else 'rank'} "
+                     f"first on {best} of {len(members)}")
+    return lines
+
+
+def _rank(cells: dict[str, dict[str, RankedInterval]], metric: str, method: str) -> int | None:
+    cell = cells.get(metric, {}).get(method)
+    return cell.rank if cell is not None else None
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

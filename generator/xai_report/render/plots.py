@@ -15,9 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 PALETTE = plt.get_cmap("tab10")
+matplotlib.rcParams["text.parse_math"] = False  # a "$" in a title is text, never mathtext
 
 
-def _png(fig) -> bytes:
+def png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -41,10 +42,12 @@ def curves(faithfulness: Faithfulness, titles: dict[str, str]) -> bytes:
         ax.legend(fontsize=7, frameon=False)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("probability of the explained class")
-    return _png(fig)
+    return png(fig)
 
 
-def agreement_matrix(matrix: dict[str, dict[str, float | None]], titles: dict[str, str]) -> bytes:
+def agreement_matrix(matrix: dict[str, dict[str, float | None]], titles: dict[str, str],
+                     label: str = "mean Spearman rho") -> bytes:
+    """A symmetric matrix of correlations in [-1, 1] as a heatmap with its values written in ("n/a": none)."""
     names = list(matrix)
     values = [[matrix[a][b] if matrix[a][b] is not None else float("nan") for b in names] for a in names]
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(names), 1.0 + 0.8 * len(names)))
@@ -56,8 +59,8 @@ def agreement_matrix(matrix: dict[str, dict[str, float | None]], titles: dict[st
         for j, v in enumerate(row):
             colour = "white" if v == v and abs(v) > 0.5 else "black"  # stay readable on dark cells
             ax.text(j, i, "n/a" if v != v else f"{v:.2f}", ha="center", va="center", fontsize=8, color=colour)
-    fig.colorbar(image, ax=ax, label="mean Spearman rho")
-    return _png(fig)
+    fig.colorbar(image, ax=ax, label=label)
+    return png(fig)
 
 
 def confidence_scatter(points: list[ConfidencePoint], rho: float | None) -> bytes:
@@ -69,7 +72,7 @@ def confidence_scatter(points: list[ConfidencePoint], rho: float | None) -> byte
     ax.set_ylabel("mean CAM-LIME agreement (Spearman)")
     ax.set_title("Agreement vs confidence" + (f" (rho = {rho:.2f})" if rho is not None else ""))
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def bar_counts(labels: list[str], counts: list[int], title: str, xlabel: str = "neurons") -> bytes:
@@ -80,4 +83,4 @@ def bar_counts(labels: list[str], counts: list[int], title: str, xlabel: str = "
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png(fig)

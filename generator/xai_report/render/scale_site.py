@@ -25,7 +25,7 @@ from typing import Iterator
 
 from PIL import Image
 
-from ..records import AttributionSection
+from ..records import AttributionSection, ImageRecord
 from .pages import Page
 
 LARGE_STUDY = 50
@@ -51,6 +51,14 @@ def gallery_path(page: int) -> str:
 def thumb_path(image_id: str, name: str) -> str:
     """The site path (under ``assets/``) of an image's thumbnail: ``name`` is ``photo`` or a method."""
     return f"thumbs/{image_id}_{name}.jpg"
+
+
+def picture(record: ImageRecord, name: str, large: bool) -> str:
+    """The site path (under ``assets/``) of an image's small picture: ``name`` is ``photo`` or a method; a large
+    study's thumbnail, else the published photo or overlay itself (shown small)."""
+    if large:
+        return thumb_path(record.id, name)
+    return record.photo if name == "photo" else record.methods[name].overlay
 
 
 def archive_path(method: str) -> str:

@@ -16,7 +16,7 @@ from ..records import AttributionSection, ImageRecord, Results
 from ..results import RESULTS_FILE, load_results, read_timings
 from ..fingerprint import library_version
 from ..store import write_atomic, write_if_changed
-from . import attribution_text, links, neurons, plots, scale_site, trust_page
+from . import attribution_text, findings_page, links, neurons, plots, scale_site, trust_page
 from .claims import claim_verdicts, claims_pages
 from .benchmarks import load_runs
 from .dissection_pages import dissection_pages
@@ -77,8 +77,7 @@ def _attribution_pages(results: Results, timings: dict) -> Iterator[Page]:
         yield from scale_site.pages(common)  # paginated gallery with thumbnails, and the index of all images
     else:
         yield Page("attribution/gallery.md", "gallery.md.j2", common)
-    if section.dataset:
-        yield Page("attribution/findings.md", "findings.md.j2", common)
+    yield from findings_page.pages(section, common)
     comp = section.comparison
     if comp:
         yield Asset("assets/figures/agreement_matrix.png", lambda: plots.agreement_matrix(comp.agreement_matrix, titles))
@@ -114,9 +113,10 @@ def _neuron_context(record: ImageRecord, labels: dict[int, neurons.UnitLabel], a
 
 
 def _summary_pages(results: Results, timings: dict) -> Iterator[Page]:
-    yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.dissection),
-                                          "attribution_headlines": attribution_text.headlines(results.attribution)})
     section = results.attribution
+    yield Page("index.md", "home.md.j2", {"dissection_headlines": dissection_headlines(results.dissection),
+                                          "attribution_headlines": attribution_text.headlines(section),
+                                          "trust": trust_page.view(section) if section and section.trust else None})
     costs = method_costs(timings, [m.name for m in section.methods], [r.id for r in section.images]) if section else {}
     yield Page("methodology/index.md", "methodology.md.j2", {"compute_seconds": _compute_seconds(section, timings),
                                                              "method_seconds": costs, "versions": library_versions()})
