@@ -8,11 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from xai_report.cli import main
 
-from conftest import STUDY_IMAGES, tiny_loaded_model, write_study
+from conftest import STUDY_IMAGES, build_with_tiny_model, write_study
 
 NEW = ("saliency", "inputxgradient", "integratedgradients", "smoothgrad", "gradientshap", "expectedgradients",
        "guidedbackprop", "guidedgradcam", "deeplift", "occlusion", "kernelshap")
@@ -43,15 +41,7 @@ def built(tmp_path_factory):
     study = write_study(root, images, methods=("lime",) + NEW, layer="features", metrics=True, randomised=True,
                         extra='randomised_methods = ["guidedbackprop", "integratedgradients"]\ndeletion_steps = 4')
     study.write_text(study.read_text().replace("[attribution.lime]", TABLES + "\n[attribution.lime]"))
-    mp = pytest.MonkeyPatch()
-    import xai_report.stage as stage_mod
-
-    mp.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
-    try:
-        result = CliRunner().invoke(main, ["build", "--study", str(study)])
-    finally:
-        mp.undo()
-    assert result.exit_code == 0, (result.output, result.exception)
+    build_with_tiny_model(study)
     return root, json.loads((root / "out" / "results.json").read_text())
 
 

@@ -24,7 +24,7 @@ from xai_report.cli import main
 from xai_report.paths import TEMPLATES_DIR
 from xai_report.render.markdown import environment
 
-from conftest import STUDY_IMAGES, tiny_loaded_model, write_study
+from conftest import STUDY_IMAGES, build_with_tiny_model, tiny_loaded_model, write_study
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_TITLE = '<script>alert("title")</script> & "quotes" 🐟'
@@ -109,15 +109,7 @@ def site(tmp_path_factory):
     study.write_text(text)
     before = {p for p in root.rglob("*")}
 
-    mp = pytest.MonkeyPatch()
-    import xai_report.stage as stage_mod
-
-    mp.setattr(stage_mod, "load_model", lambda spec, offline: tiny_loaded_model())
-    try:
-        result = CliRunner().invoke(main, ["build", "--study", str(study)])
-    finally:
-        mp.undo()
-    assert result.exit_code == 0, (result.output, result.exception)
+    build_with_tiny_model(study)
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml")],
                           capture_output=True, text=True, cwd=root, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
