@@ -32,7 +32,8 @@ pytestmark = pytest.mark.real_model
 
 IMAGES = ("n01443537_goldfish.JPEG", "n07747607_orange.JPEG")
 METHODS = ("gradcam", "ablationcam", "scorecam", "lime")
-PER_IMAGE = 1 + len(METHODS) + 1 + 1 + 1  # predictions, one map per method, unit maps, map measures, metrics
+PER_IMAGE = 1 + 2 * len(METHODS) + 1 + 1 + 1  # predictions, a map and a registry score (sparseness) per method,
+# unit maps, map measures, metrics
 ARTIFACTS = len(IMAGES) * PER_IMAGE
 
 

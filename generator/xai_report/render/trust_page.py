@@ -36,8 +36,8 @@ class Thumb:
 
 @dataclass(frozen=True)
 class TrustView:
-    """What the page shows: the metrics (catalogue order; the figures group them by family), the methods (study order, with titles) and the
-    numbers."""
+    """What the page shows: the metrics (catalogue order; the figures group them by family), the methods (study
+    order, with titles) and the numbers."""
 
     trust: Trust
     metrics: list[MetricInfo]
@@ -55,6 +55,10 @@ class TrustView:
     """The page's sentences (:mod:`.attribution_text`)."""
     verdict: list[str]
     """Per metric family, which methods rank first (the home page's lines under the figure)."""
+
+    def cell(self, metric: str, method: str) -> Optional[RankedInterval]:
+        """``method``'s mean, interval and rank on ``metric``, or None when the metric scored it on no image."""
+        return self.cells.get(metric, {}).get(method)
 
 
 def view(section: AttributionSection) -> TrustView:
