@@ -98,10 +98,12 @@ class NoParams(BaseModel):
 
 @dataclass(frozen=True)
 class Passes:
-    """A metric's cost for one method's map of one image: forward passes and backward passes."""
+    """A metric's cost for one method's map of one image: forward passes, backward passes, and solves (other work per
+    map that costs as much as many passes: ROAD's noisy linear imputation is a sparse solve of the image's size)."""
 
     forward: int
     backward: int = 0
+    solves: int = 0
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .registry import METRICS
 
 DEFAULT_PASSES = 32
 DEFAULT_RULE = (f"every registered metric that needs nothing but the maps (or the boxes, when the study gives them) "
-                f"and costs at most {DEFAULT_PASSES} model passes per map at its default parameters")
+                f"and costs at most {DEFAULT_PASSES} model passes and no solve per map at its default parameters")
 """What ``metrics.run`` unset runs."""
 RERUN_PASSES = 2
 """``metrics.rerun_methods`` unset: the study's methods with at most this many passes (one forward, one backward)."""
@@ -27,7 +27,7 @@ RERUN_PASSES = 2
 def _cheap(metric: Metric, has_boxes: bool) -> bool:
     cost = metric.cost(metric.parameters({}))
     allowed = {"boxes"} if has_boxes else set()
-    return metric.needs <= allowed and cost.forward + cost.backward <= DEFAULT_PASSES
+    return metric.needs <= allowed and cost.forward + cost.backward <= DEFAULT_PASSES and not cost.solves
 
 
 def plan(study: Study) -> MetricPlan:

@@ -82,4 +82,4 @@ METRIC = Metric(
     name=NAME, title="ROAD (MoRF vs LeRF)", family="faithfulness",
     citation="Rong et al., A Consistent and Efficient Evaluation Strategy for Attribution Methods, ICML 2022",
     higher_is_better=True, compute=road,
-    cost=lambda params: Passes(2 * len(params.percentages)), params=RoadParams)
+    cost=lambda params: Passes(2 * len(params.percentages), solves=2 * len(params.percentages)), params=RoadParams)
