@@ -22,6 +22,7 @@ upsampled bilinearly to the input resolution.
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 
 import numpy as np
 import torch
@@ -97,9 +98,9 @@ class AttentionExplainer(Explainer):
         self.layout = layout
         self.device = settings.device
 
+    @abstractmethod
     def relevance(self, weights: list[torch.Tensor], grads: list[torch.Tensor] | None) -> torch.Tensor:
         """tokens x tokens, from every block's weights (and gradients), first image of the batch."""
-        raise NotImplementedError
 
     def explain(self, model: nn.Module, image: PreparedImage, target: int) -> Explanation:
         x = image.tensor.to(self.device)

@@ -16,6 +16,7 @@ fields of its own. The adapter makes the rest the same for every method:
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -69,9 +70,9 @@ class CaptumExplainer(Explainer):
         self.layer = settings.layer
         self.method_tables = settings.method_tables
 
+    @abstractmethod
     def attribution(self, model: nn.Module, x: torch.Tensor, target: int, image: PreparedImage) -> Attributed:
         """The attribution of class ``target`` for the normalised input ``x`` (1x3xHxW on the device)."""
-        raise NotImplementedError
 
     def explain(self, model: nn.Module, image: PreparedImage, target: int) -> Explanation:
         x = image.tensor.to(self.device)
