@@ -26,7 +26,6 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from ...config.messages import table_parameters
 from ...config.schema import AttributionConfig
 from ...errors import ConfigError
-from ...records import attribution as records
 from .ablation_cam import FastAblationCAM
 from .attention_gradient import GradientAttentionExplainer
 from .attention_rollout import RolloutExplainer
@@ -61,9 +60,6 @@ class NoParams(BaseModel):
 Family = Literal["cam", "gradient", "perturbation", "propagation", "attention"]
 """How a method finds its evidence; the pages group the methods by it: class activation maps (a layer's activations
 weighted), gradients of the input, perturbing the input, propagating relevance back (LRP), a transformer's attention."""
-
-FAMILY_TITLES = records.FAMILY_TITLES
-"""The families' headings, in page order (kept with the records, which the pages read)."""
 
 
 @dataclass(frozen=True)
